@@ -1,0 +1,89 @@
+"""The typed shape of ``config.yaml``: every key, its type and its default.
+
+msgspec structs with ``forbid_unknown_fields`` so a typo is an error that names
+the key, not a silently ignored setting.  Loading, precedence and editing live
+in :mod:`talaria.config`; this module only declares.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+ProviderName = Literal["openrouter", "openai", "nous", "ollama", "custom"]
+
+DEFAULT_TOOLSETS = ("terminal", "file", "web", "todo")
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    pass
+
+
+class Pricing(_Section):
+    """USD per million tokens, for models the built-in price table does not know."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+
+
+class ModelConfig(_Section):
+    name: str = "anthropic/claude-sonnet-4"
+    provider: ProviderName = "openrouter"
+    base_url: str | None = None
+    api_key: str | None = None
+    stream: bool = True
+    timeout: float = 300.0
+    """Seconds to wait for the next byte of a response (read timeout)."""
+    connect_timeout: float = 10.0
+    max_tokens: int | None = None
+    temperature: float | None = None
+    context_length: int | None = None
+    extra_body: dict[str, Any] = msgspec.field(default_factory=dict)
+    pricing: Pricing | None = None
+
+
+class FallbackProvider(_Section):
+    provider: ProviderName
+    model: str
+    base_url: str | None = None
+    api_key: str | None = None
+
+
+class AgentConfig(_Section):
+    max_iterations: int = 90
+    system_prompt: str | None = None
+    max_tool_output_chars: int = 50_000
+    cwd: str | None = None
+
+
+class TerminalConfig(_Section):
+    timeout: float = 180.0
+    max_output_chars: int = 30_000
+    shell: str = "/bin/bash"
+    env_passthrough: list[str] = msgspec.field(default_factory=list)
+    """Secret-looking variables the user explicitly allows into commands."""
+
+
+class WebConfig(_Section):
+    timeout: float = 20.0
+    max_bytes: int = 5_000_000
+    max_output_chars: int = 40_000
+
+
+class RetryConfig(_Section):
+    max_retries: int = 3
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    budget: float = 120.0
+    """Total seconds one model call may spend retrying before fallback providers are tried."""
+
+
+class Config(_Section):
+    model: ModelConfig = msgspec.field(default_factory=ModelConfig)
+    agent: AgentConfig = msgspec.field(default_factory=AgentConfig)
+    toolsets: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_TOOLSETS))
+    terminal: TerminalConfig = msgspec.field(default_factory=TerminalConfig)
+    web: WebConfig = msgspec.field(default_factory=WebConfig)
+    retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
+    fallback_providers: list[FallbackProvider] = msgspec.field(default_factory=list)

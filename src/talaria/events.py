@@ -1,0 +1,99 @@
+"""The typed event stream every run emits.
+
+Agents never write to stdout and never take callbacks: they emit these events and
+exactly one renderer consumes them.  ``path`` locates the emitting agent in the
+run tree (``()`` for the root, ``(1, 3)`` for the third child of the first
+child), so a renderer can draw concurrent subagents without them touching any
+shared output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from talaria.types import RunResult, Usage
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted:
+    run_id: str
+    model: str
+    provider: str
+    path: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextDelta:
+    text: str
+    path: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReasoningDelta:
+    text: str
+    path: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelRequestStarted:
+    iteration: int
+    model: str
+    provider: str
+    path: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelResponded:
+    iteration: int
+    usage: Usage
+    finish_reason: str | None
+    tool_calls: int
+    path: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolStarted:
+    call_id: str
+    name: str
+    arguments: str
+    path: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolFinished:
+    call_id: str
+    name: str
+    is_error: bool
+    duration_s: float
+    preview: str
+    path: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notice:
+    """Something the user should know that is not part of the answer (retries, fallbacks)."""
+
+    level: Literal["info", "warning", "error"]
+    message: str
+    path: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFinished:
+    result: RunResult
+    path: tuple[int, ...] = ()
+
+
+Event = (
+    RunStarted
+    | TextDelta
+    | ReasoningDelta
+    | ModelRequestStarted
+    | ModelResponded
+    | ToolStarted
+    | ToolFinished
+    | Notice
+    | RunFinished
+)
