@@ -83,12 +83,12 @@ def load_settings(
         dotted = env_key(name)
         if dotted is None:
             continue
-        _set_dotted(data, dotted, _coerce_env(dotted, value, name))
+        set_dotted(data, dotted, _coerce_env(dotted, value, name))
         sources[dotted] = f"env:{name}"
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue
-        _set_dotted(data, dotted, value)
+        set_dotted(data, dotted, value)
         sources[dotted] = "flag"
 
     config = validate(data, origin=str(paths.config_file), sources=sources)
@@ -202,11 +202,11 @@ def _join(parent: str, name: str) -> str:
     return f"{parent}.{name}" if parent else name
 
 
-def _struct_at(key: str) -> Any:
+def declared_type(key: str) -> Any:
     """The declared type at a dotted key (``[n]`` steps into list items)."""
     tp: Any = Config
     for part in filter(None, re.split(r"\.|(?=\[)", key)):
-        tp = _unwrap(tp)
+        tp = unwrap_optional(tp)
         if part.startswith("["):
             args = typing.get_args(tp)
             tp = args[0] if args else Any
@@ -218,7 +218,7 @@ def _struct_at(key: str) -> Any:
     return tp
 
 
-def _unwrap(tp: Any) -> Any:
+def unwrap_optional(tp: Any) -> Any:
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         non_none = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(non_none) == 1:
@@ -227,7 +227,7 @@ def _unwrap(tp: Any) -> Any:
 
 
 def _fields_at(key: str) -> list[str]:
-    tp = _unwrap(_struct_at(key))
+    tp = unwrap_optional(declared_type(key))
     if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
         return list(tp.__struct_fields__)
     return []
@@ -258,7 +258,7 @@ def type_name(tp: Any) -> str:
 
 
 def _type_at(key: str) -> str | None:
-    return type_name(_struct_at(key)) or None
+    return type_name(declared_type(key)) or None
 
 
 def _flatten_keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -271,7 +271,7 @@ def _flatten_keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
     return keys
 
 
-def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     node = data
     for part in parts[:-1]:
@@ -285,7 +285,7 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 def _coerce_env(dotted: str, value: str, var: str) -> Any:
     """Env values are strings; lists are comma-separated, the rest converted by msgspec."""
-    tp = _unwrap(_struct_at(dotted))
+    tp = unwrap_optional(declared_type(dotted))
     if typing.get_origin(tp) is list:
         return [v.strip() for v in value.split(",") if v.strip()]
     if value == "" and tp is not str:

@@ -9,8 +9,9 @@ shared output.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from talaria.types import RunResult, Usage
@@ -97,3 +98,25 @@ Event = (
     | Notice
     | RunFinished
 )
+
+
+class EventSink(Protocol):
+    """Where a run sends its events.  ``emit`` must never block or raise."""
+
+    def emit(self, event: Event) -> None: ...
+
+
+class NullSink:
+    def emit(self, event: Event) -> None:
+        pass
+
+
+class PrefixedSink:
+    """Forwards events to ``parent`` with ``prefix`` prepended to their tree path."""
+
+    def __init__(self, parent: EventSink, prefix: tuple[int, ...]) -> None:
+        self._parent = parent
+        self._prefix = prefix
+
+    def emit(self, event: Event) -> None:
+        self._parent.emit(dataclasses.replace(event, path=self._prefix + event.path))

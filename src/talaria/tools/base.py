@@ -179,9 +179,7 @@ def tool(
             else:
                 fields.append((pname, ann, param.default))
         struct_name = "".join(p.title() for p in tool_name.split("_")) + "Args"
-        args_type = msgspec.defstruct(
-            struct_name, fields, kw_only=True, forbid_unknown_fields=True
-        )
+        args_type = msgspec.defstruct(struct_name, fields, kw_only=True, forbid_unknown_fields=True)
         raw_schema = msgspec.json.schema(args_type)
         defs = raw_schema.get("$defs", {})
         params = _inline_refs(raw_schema, defs)

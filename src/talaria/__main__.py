@@ -1,0 +1,3 @@
+from talaria.cli.main import entry
+
+entry()

@@ -1,0 +1,139 @@
+"""``Agent``: the library entry point.
+
+An ``Agent`` is configuration (settings plus overrides); each ``run``/``arun``
+creates an independent :class:`Run`, so one ``Agent`` may be used from many
+threads at once.  All runs of the process execute on one event loop: ``run``
+from synchronous code and ``arun`` from a foreign loop are forwarded to the
+background loop, so HTTP clients and (later) the store are shared safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from talaria import concurrency
+from talaria.agent.loop import LoopConfig
+from talaria.agent.prompt import build_system_prompt
+from talaria.agent.run import Run, RunSetup
+from talaria.config import Settings, load_settings
+from talaria.events import EventSink, NullSink
+from talaria.providers.base import Provider
+from talaria.providers.factory import build_provider
+from talaria.runtime import Runtime, default_runtime
+from talaria.secrets import Redactor, scrub_env
+from talaria.tools.base import Tool, ToolContext
+from talaria.tools.registry import ToolRegistry, load_toolsets
+from talaria.types import Message, RunResult
+
+
+class Agent:
+    """A configured agent.  Cheap to create; every run is independent."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        toolsets: Sequence[str] | None = None,
+        max_iterations: int | None = None,
+        system_prompt: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        tools: Iterable[Tool] = (),
+        model_provider: Provider | None = None,
+        runtime: Runtime | None = None,
+    ) -> None:
+        overrides: dict[str, Any] = {
+            "model.name": model,
+            "model.provider": provider,
+            "model.base_url": base_url,
+            "model.api_key": api_key,
+            "toolsets": list(toolsets) if toolsets is not None else None,
+            "agent.max_iterations": max_iterations,
+            "agent.system_prompt": system_prompt,
+        }
+        if settings is None:
+            settings = load_settings(overrides=overrides)
+        elif any(v is not None for v in overrides.values()):
+            settings = load_settings(
+                env={**settings.env, "TALARIA_HOME": str(settings.paths.home)},
+                overrides=overrides,
+                use_process_env=False,
+            )
+        self.settings = settings
+        self._extra_tools = tuple(tools)
+        self._model_provider = model_provider
+        self._runtime = runtime
+        cfg = settings.config
+        self.cwd = Path(cwd or cfg.agent.cwd or Path.cwd()).resolve()
+        self.tools: ToolRegistry = load_toolsets(cfg.toolsets, extra=self._extra_tools)
+        self.redact = Redactor.from_env(settings.env, extra=[cfg.model.api_key or ""])
+
+    def provider(self, runtime: Runtime) -> Provider:
+        if self._model_provider is not None:
+            return self._model_provider
+        return build_provider(self.settings, runtime.pool)
+
+    def prepare(
+        self,
+        prompt: str,
+        *,
+        runtime: Runtime,
+        sink: EventSink | None = None,
+        history: Sequence[Message] = (),
+    ) -> Run:
+        """Build a :class:`Run` (not started).  Call on the loop that will execute it."""
+        cfg = self.settings.config
+        ctx = ToolContext(
+            run_id="",
+            cwd=self.cwd,
+            settings=self.settings,
+            env=scrub_env(self.settings.env, cfg.terminal.env_passthrough),
+            redact=self.redact,
+        )
+        if history:
+            messages = [*history, Message.user(prompt)]
+        else:
+            system = build_system_prompt(
+                cwd=self.cwd, tool_names=self.tools.names, custom=cfg.agent.system_prompt
+            )
+            messages = [Message.system(system), Message.user(prompt)]
+        setup = RunSetup(
+            provider=self.provider(runtime),
+            tools=self.tools,
+            ctx=ctx,
+            messages=tuple(messages),
+            loop_config=LoopConfig(
+                max_iterations=cfg.agent.max_iterations,
+                max_tokens=cfg.model.max_tokens,
+                temperature=cfg.model.temperature,
+            ),
+            sink=sink or NullSink(),
+        )
+        run = Run(setup)
+        ctx.run_id = run.run_id
+        return run
+
+    async def arun(self, prompt: str, *, sink: EventSink | None = None) -> RunResult:
+        """Run to completion.  From a foreign loop, the run executes on the background loop."""
+        if self._runtime is not None:
+            return await self.prepare(prompt, runtime=self._runtime, sink=sink).execute()
+        bg = concurrency.background_loop()
+        if asyncio.get_running_loop() is bg.loop:
+            return await self._arun_default(prompt, sink)
+        return await asyncio.wrap_future(bg.submit(self._arun_default(prompt, sink)))
+
+    async def _arun_default(self, prompt: str, sink: EventSink | None) -> RunResult:
+        return await self.prepare(prompt, runtime=default_runtime(), sink=sink).execute()
+
+    def run(self, prompt: str) -> RunResult:
+        """Synchronous ``arun``; safe to call from many threads at once."""
+        if self._runtime is not None:
+            raise RuntimeError("an Agent bound to a Runtime must be awaited with arun()")
+        return concurrency.run_sync(self._arun_default(prompt, None))
