@@ -78,7 +78,6 @@ class LoopThread:
     def _main(self) -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        loop.set_default_executor(_get_executor())
         self._loop = loop
         self._ready.set()
         try:
@@ -146,17 +145,13 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def run_main(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` as the main program on a fresh loop in the calling thread.
+    """Run ``coro`` as the main program on a fresh loop in the calling thread (the CLI).
 
-    The CLI's entry point: installs Talaria's worker pool as the loop's default
-    executor so ``asyncio.to_thread`` users share the same bounded pool.
+    The shared worker pool is deliberately *not* installed as any loop's default
+    executor: closing a loop shuts its default executor down, which would break
+    ``to_thread`` for every other loop in the process.
     """
-
-    async def _wrapped() -> T:
-        asyncio.get_running_loop().set_default_executor(_get_executor())
-        return await coro
-
-    return asyncio.run(_wrapped())
+    return asyncio.run(coro)
 
 
 async def shielded(aw: Awaitable[T]) -> T:
