@@ -16,7 +16,7 @@ def test_stopping_a_loop_thread_does_not_break_to_thread_elsewhere() -> None:
     lt.stop()
 
     async def main() -> str:
-        return await concurrency.to_thread(threading.current_thread().getName)
+        return await concurrency.to_thread(lambda: threading.current_thread().name)
 
     name = concurrency.run_main(main())
     assert name.startswith("talaria-worker")
