@@ -50,9 +50,16 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict)
     """Where each explicitly set key came from (``config.yaml``, ``env:NAME``, ``flag``)."""
 
+    def origin(self, key: str) -> str:
+        """Where ``key``'s value came from, for error messages (file, variable or flag)."""
+        return _origin_for(key, str(self.paths.config_file), self.sources)
+
     @staticmethod
-    def for_home(home: Path, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Settings for an isolated home directory (tests, embedding)."""
+    def for_home(home: Path, env: Mapping[str, str] | None = None, /, **overrides: Any) -> Settings:
+        """Settings for an isolated home directory (tests, embedding).
+
+        ``overrides`` are dotted keys, e.g. ``for_home(p, **{"model.name": "x"})``.
+        """
         env = dict(env or {})
         env["TALARIA_HOME"] = str(home)
         return load_settings(env=env, overrides=overrides, use_process_env=False)
@@ -80,11 +87,11 @@ def load_settings(
         sources[dotted] = "config.yaml"
 
     for name, value in merged_env.items():
-        dotted = env_key(name)
-        if dotted is None:
+        env_dotted = env_key(name)
+        if env_dotted is None:
             continue
-        set_dotted(data, dotted, _coerce_env(dotted, value, name))
-        sources[dotted] = f"env:{name}"
+        set_dotted(data, env_dotted, _coerce_env(env_dotted, value, name))
+        sources[env_dotted] = f"env:{name}"
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue
@@ -168,20 +175,29 @@ def _config_error(text: str, origin: str, sources: Mapping[str, str]) -> ConfigE
         hint = difflib.get_close_matches(name, allowed, n=1)
         message = "unknown key" + (f"; did you mean '{_join(parent, hint[0])}'?" if hint else "")
         expected = "one of: " + ", ".join(allowed) if allowed else None
-        return ConfigError(message, file=_origin_for(key, origin, sources), key=key,
-                           expected=expected)
+        return ConfigError(
+            message, file=_origin_for(key, origin, sources), key=key, expected=expected
+        )
     missing = re.match(r"Object missing required field `([^`]+)`", msg)
     if missing:
         key = _join(key, missing.group(1))
-        return ConfigError("required key is missing", file=_origin_for(key, origin, sources),
-                           key=key, expected=_type_at(key))
+        return ConfigError(
+            "required key is missing",
+            file=_origin_for(key, origin, sources),
+            key=key,
+            expected=_type_at(key),
+        )
     got = re.match(r"Expected `([^`]+)`, got `([^`]+)`", msg)
     if got:
-        return ConfigError(f"wrong type (got {got.group(2)})",
-                           file=_origin_for(key, origin, sources), key=key,
-                           expected=_type_at(key) or got.group(1))
-    return ConfigError(msg, file=_origin_for(key, origin, sources), key=key or None,
-                       expected=_type_at(key))
+        return ConfigError(
+            f"wrong type (got {got.group(2)})",
+            file=_origin_for(key, origin, sources),
+            key=key,
+            expected=_type_at(key) or got.group(1),
+        )
+    return ConfigError(
+        msg, file=_origin_for(key, origin, sources), key=key or None, expected=_type_at(key)
+    )
 
 
 def _origin_for(key: str, origin: str, sources: Mapping[str, str]) -> str:

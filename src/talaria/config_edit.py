@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from talaria.config import (
-    set_dotted,
     declared_type,
-    unwrap_optional,
     read_config_file,
+    set_dotted,
     type_name,
+    unwrap_optional,
     validate,
 )
 from talaria.errors import ConfigError
@@ -75,7 +75,9 @@ def set_value(paths: Paths, key: str, raw: str) -> str:
         var = secret_env_var(key, current)
         paths.ensure_home()
         _write_env_var(paths.env_file, var, str(value))
-        return f"stored {key} in {paths.env_file} as {var} (secrets are never written to config.yaml)"
+        return (
+            f"stored {key} in {paths.env_file} as {var} (secrets are never written to config.yaml)"
+        )
     trial = _deep_copy(current)
     set_dotted(trial, key, value)
     try:
@@ -83,7 +85,9 @@ def set_value(paths: Paths, key: str, raw: str) -> str:
     except ConfigError as e:
         if e.key == key or e.key is None:
             raise ConfigError(
-                f"cannot set to {raw!r}", file="talaria config set", key=key,
+                f"cannot set to {raw!r}",
+                file="talaria config set",
+                key=key,
                 expected=type_name(declared_type(key)),
             ) from None
         raise
@@ -126,7 +130,9 @@ def _write_yaml_value(path: Path, key: str, value: Any) -> None:
 def _write_env_var(path: Path, name: str, value: str) -> None:
     """Set NAME=value in .env, replacing an existing line, keeping everything else."""
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    quoted = "'" + value.replace("'", "'\"'\"'") + "'" if any(c in value for c in " #'\"$\\") else value
+    quoted = (
+        "'" + value.replace("'", "'\"'\"'") + "'" if any(c in value for c in " #'\"$\\") else value
+    )
     new_line = f"{name}={quoted}"
     out: list[str] = []
     replaced = False
@@ -152,9 +158,9 @@ def _atomic_write(path: Path, text: str, *, mode: int) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        Path(tmp).chmod(mode)
+        Path(tmp).replace(path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+            Path(tmp).unlink()
         raise

@@ -20,14 +20,14 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     pass
 
 
-class Pricing(_Section):
+class Pricing(_Section, frozen=True):
     """USD per million tokens, for models the built-in price table does not know."""
 
     input_per_mtok: float
     output_per_mtok: float
 
 
-class ModelConfig(_Section):
+class ModelConfig(_Section, frozen=True):
     name: str = "anthropic/claude-sonnet-4"
     provider: ProviderName = "openrouter"
     base_url: str | None = None
@@ -43,21 +43,21 @@ class ModelConfig(_Section):
     pricing: Pricing | None = None
 
 
-class FallbackProvider(_Section):
+class FallbackProvider(_Section, frozen=True):
     provider: ProviderName
     model: str
     base_url: str | None = None
     api_key: str | None = None
 
 
-class AgentConfig(_Section):
+class AgentConfig(_Section, frozen=True):
     max_iterations: int = 90
     system_prompt: str | None = None
     max_tool_output_chars: int = 50_000
     cwd: str | None = None
 
 
-class TerminalConfig(_Section):
+class TerminalConfig(_Section, frozen=True):
     timeout: float = 180.0
     max_output_chars: int = 30_000
     shell: str = "/bin/bash"
@@ -65,13 +65,13 @@ class TerminalConfig(_Section):
     """Secret-looking variables the user explicitly allows into commands."""
 
 
-class WebConfig(_Section):
+class WebConfig(_Section, frozen=True):
     timeout: float = 20.0
     max_bytes: int = 5_000_000
     max_output_chars: int = 40_000
 
 
-class RetryConfig(_Section):
+class RetryConfig(_Section, frozen=True):
     max_retries: int = 3
     base_delay: float = 1.0
     max_delay: float = 30.0
@@ -79,7 +79,7 @@ class RetryConfig(_Section):
     """Total seconds one model call may spend retrying before fallback providers are tried."""
 
 
-class Config(_Section):
+class Config(_Section, frozen=True):
     model: ModelConfig = msgspec.field(default_factory=ModelConfig)
     agent: AgentConfig = msgspec.field(default_factory=AgentConfig)
     toolsets: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_TOOLSETS))

@@ -73,20 +73,36 @@ async def run_shell(
     return a result with ``timed_out=True`` and whatever output was produced.
     """
     start = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(
-        shell,
-        "-c",
-        command,
-        cwd=str(cwd),
-        env=dict(env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-    )
+    # Our own pipe rather than stdout=PIPE: asyncio's Process.wait() resolves only
+    # once every pipe it manages is closed, so a background job that inherited
+    # stdout (``server &``, or one that left the group with ``setsid``) would keep
+    # us waiting until it exits and the command would be reported as timed out.
+    # With the pipe outside the transport, wait() means "the leader exited", and
+    # closing the read end (so the transport is never left open) is ours to do.
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            shell,
+            "-c",
+            command,
+            cwd=str(cwd),
+            env=dict(env),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=write_fd,
+            stderr=write_fd,
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)  # the child has its copy; EOF comes when all writers are gone
     pgid = proc.pid  # leader of its own new session and group
     with _live_lock:
         _live_groups.add(pgid)
+    pipe = os.fdopen(read_fd, "rb", buffering=0)
+    stream = asyncio.StreamReader()
+    transport: asyncio.BaseTransport | None = None
     chunks: list[bytes] = []
     size = 0
     # Keep memory bounded for commands that print gigabytes: keep the head and a
@@ -97,9 +113,8 @@ async def run_shell(
 
     async def pump() -> None:
         nonlocal size, dropped
-        assert proc.stdout is not None
         while True:
-            data = await proc.stdout.read(65536)
+            data = await stream.read(65536)
             if not data:
                 return
             if size < keep:
@@ -114,6 +129,9 @@ async def run_shell(
     timed_out = False
     reader = asyncio.ensure_future(pump())
     try:
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stream), pipe
+        )
         try:
             async with asyncio.timeout(timeout):
                 await proc.wait()
@@ -126,6 +144,12 @@ async def run_shell(
     finally:
         _killpg(pgid)
         reader.cancel()
+        # Closing the read end also releases anyone outside the group still
+        # holding the write end (they get EPIPE); nothing waits on them.
+        if transport is not None:
+            transport.close()
+        else:
+            pipe.close()
         await _reap(proc, pgid)
     raw = b"".join(chunks)
     if dropped:

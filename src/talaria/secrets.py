@@ -17,12 +17,16 @@ from collections.abc import Iterable, Mapping
 REDACTED = "[REDACTED]"
 
 _SECRET_NAME = re.compile(
-    r"(?:^|_)(?:API_?KEY|APIKEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?|AUTH|"
-    r"PRIVATE(?:_KEY)?|COOKIE|DSN|SIGNATURE)(?:$|_)",
+    # anywhere in the name: these words are never innocent
+    r"PASSWORD|PASSWD|SECRET|CREDENTIAL|APIKEY|API_KEY|PRIVATE_KEY|ACCESS_KEY"
+    # as a whole word between underscores: KEY, TOKEN… are parts of innocent names too
+    r"|(?:^|_)(?:KEY|TOKEN|PASS|PWD|AUTH|COOKIE|DSN|SIGNATURE)(?:$|_)",
     re.IGNORECASE,
 )
 # Names that match the pattern but hold no secret and that tools legitimately need.
-_NOT_SECRET = frozenset({"SSH_AUTH_SOCK", "GPG_AGENT_INFO", "KEYTIMEOUT", "GIT_ASKPASS"})
+_NOT_SECRET = frozenset(
+    {"SSH_AUTH_SOCK", "GPG_AGENT_INFO", "KEYTIMEOUT", "GIT_ASKPASS", "PWD", "OLDPWD"}
+)
 
 _SECRET_SHAPES = re.compile(
     r"(?:"

@@ -36,7 +36,9 @@ def scripted_agent(
     return agent, provider
 
 
-async def run_collecting(agent: Agent, prompt: str, runtime: Runtime | None = None) -> tuple[Any, list[Event]]:
+async def run_collecting(
+    agent: Agent, prompt: str, runtime: Runtime | None = None
+) -> tuple[Any, list[Event]]:
     """Run ``prompt`` and return (result, every event emitted)."""
     rt = runtime or agent._runtime or Runtime()
     stream = EventStream()

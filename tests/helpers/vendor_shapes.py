@@ -162,7 +162,7 @@ ERRORS = {
         400,
         {"content-type": "application/json"},
         '{"object":"error","message":"This model\'s maximum context length is 4096 tokens. '
-        'However, you requested 5000 tokens (4000 in the messages, 1000 in the completion). '
+        "However, you requested 5000 tokens (4000 in the messages, 1000 in the completion). "
         'Please reduce the length of the messages or completion.","type":"BadRequestError",'
         '"param":null,"code":400}',
     ),

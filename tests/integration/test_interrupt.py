@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 
 from helpers.procs import group_alive, read_pid, wait_until
-
 from talaria.agent.agent import Agent
 from talaria.agent.run import INTERRUPTED_TOOL_RESULT, Run
 from talaria.agent.stream import EventStream
@@ -29,7 +28,9 @@ def _agent(tmp_path: Path, server: FakeLLMServer, runtime: Runtime) -> Agent:
     return Agent(settings, runtime=runtime, cwd=work)
 
 
-def _interrupt_when(run: Run, condition: threading.Event | object, timeout: float = 10) -> threading.Thread:
+def _interrupt_when(
+    run: Run, condition: threading.Event | object, timeout: float = 10
+) -> threading.Thread:
     def worker() -> None:
         if isinstance(condition, threading.Event):
             condition.wait(timeout)

@@ -83,7 +83,9 @@ class Run:
         setup = self.setup
         provider = setup.provider
         started = time.monotonic()
-        setup.sink.emit(RunStarted(run_id=self.run_id, model=provider.model, provider=provider.name))
+        setup.sink.emit(
+            RunStarted(run_id=self.run_id, model=provider.model, provider=provider.name)
+        )
         status: RunStatus
         error: str | None = None
         outer_cancelled = False

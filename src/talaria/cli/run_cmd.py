@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from talaria import concurrency
@@ -38,8 +39,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _fail(message: str, code: int, json_mode: bool) -> int:
     if json_mode:
-        payload = {"final": None, "status": "failed", "usage": None, "session_id": None,
-                   "error": message}
+        payload = {
+            "final": None,
+            "status": "failed",
+            "usage": None,
+            "session_id": None,
+            "error": message,
+        }
         print(json.dumps(payload), flush=True)
     print(f"talaria: {message}", file=sys.stderr, flush=True)
     return code
@@ -63,8 +69,14 @@ def main(args: argparse.Namespace) -> int:
             return _fail(
                 missing_key_message(primary, str(settings.paths.env_file)), EXIT_CONFIG, args.json
             )
-        if args.cwd and not os.path.isdir(args.cwd):
+        if args.cwd and not Path(args.cwd).is_dir():
             raise ConfigError(f"--cwd {args.cwd} is not a directory")
+        from talaria.tools.registry import load_toolsets
+
+        try:
+            load_toolsets(settings.config.toolsets)
+        except ConfigError as e:
+            raise ConfigError(e.detail, file=settings.origin("toolsets"), key="toolsets") from None
     except ConfigError as e:
         return _fail(f"configuration error: {e}", EXIT_CONFIG, args.json)
     try:

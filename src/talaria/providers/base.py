@@ -8,7 +8,7 @@ Everything above this line (the agent loop) is wire-format agnostic.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -52,7 +52,7 @@ class Provider(Protocol):
     @property
     def model(self) -> str: ...
 
-    def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
+    def stream(self, request: ModelRequest) -> AsyncGenerator[StreamItem, None]:
         """Yield deltas, then one final :class:`ModelResponse`; raise ``ProviderError``."""
         ...
 

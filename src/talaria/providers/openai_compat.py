@@ -8,7 +8,7 @@ as leases; a transport error evicts the client so the retry gets a fresh one.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -111,8 +111,9 @@ class OpenAICompatProvider:
     def _network_error(self, exc: httpx.HTTPError) -> errors.NetworkError:
         kind = type(exc).__name__
         detail = str(exc) or kind
+        ep = self.endpoint
         return errors.NetworkError(
-            f"cannot talk to {self.endpoint.provider} at {self.endpoint.base_url}: {kind}: {detail}",
+            f"cannot talk to {ep.provider} at {ep.base_url}: {kind}: {detail}",
             provider=self.endpoint.provider,
             model=self.endpoint.model,
         )
@@ -130,7 +131,7 @@ class OpenAICompatProvider:
             base_url=response.base_url,
         )
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[StreamItem, None]:
         self._check_key()
         lease = self._pool.lease(self._key)
         emitted = False
@@ -150,17 +151,21 @@ class OpenAICompatProvider:
                 raise
         except (httpx.TransportError, SSEError) as e:
             lease.evict()
-            raise self._network_error(e) if isinstance(e, httpx.HTTPError) else errors.NetworkError(
-                f"broken event stream from {self.endpoint.base_url}: {e}",
-                provider=self.endpoint.provider,
-                model=self.endpoint.model,
+            raise (
+                self._network_error(e)
+                if isinstance(e, httpx.HTTPError)
+                else errors.NetworkError(
+                    f"broken event stream from {self.endpoint.base_url}: {e}",
+                    provider=self.endpoint.provider,
+                    model=self.endpoint.model,
+                )
             ) from e
         finally:
             await lease.arelease()
 
     async def _stream_once(
         self, client: httpx.AsyncClient, request: ModelRequest
-    ) -> AsyncIterator[StreamItem]:
+    ) -> AsyncGenerator[StreamItem, None]:
         ep = self.endpoint
         async with client.stream(
             "POST", self._url, content=self._body(request, True), headers=self._headers
@@ -206,7 +211,9 @@ class OpenAICompatProvider:
         self, client: httpx.AsyncClient, request: ModelRequest
     ) -> ModelResponse:
         ep = self.endpoint
-        resp = await client.post(self._url, content=self._body(request, False), headers=self._headers)
+        resp = await client.post(
+            self._url, content=self._body(request, False), headers=self._headers
+        )
         body = resp.content
         if resp.status_code != 200:
             raise self._error(resp.status_code, resp.headers, body)

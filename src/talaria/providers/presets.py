@@ -71,6 +71,7 @@ def resolve_endpoint(
             key=f"{config_key}.base_url",
             expected="URL",
         )
+    key: str | None
     if api_key:
         key, source = api_key, f"{config_key}.api_key"
     else:

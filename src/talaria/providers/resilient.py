@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 
 from talaria import errors
@@ -68,7 +68,7 @@ class ResilientProvider:
         for p in self.chain:
             await p.aclose()
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[StreamItem, None]:
         failures: list[errors.ProviderError] = []
         for position, provider in enumerate(self.chain):
             if position > 0:

@@ -53,7 +53,7 @@ def build_body(
     *,
     model: str,
     stream: bool,
-    extra_body: Mapping[str, Any] = {},  # noqa: B006 - read-only default
+    extra_body: Mapping[str, Any] = {},
     vendor: str = "",
 ) -> dict[str, Any]:
     """The JSON body of a chat-completions request."""
@@ -100,7 +100,9 @@ def parse_usage(raw: Any) -> Usage | None:
         output_tokens=int(completion),
         cached_input_tokens=int(pdet.get("cached_tokens") or 0) if isinstance(pdet, Mapping) else 0,
         reasoning_tokens=int(cdet.get("reasoning_tokens") or 0) if isinstance(cdet, Mapping) else 0,
-        cost_usd=float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+        cost_usd=float(cost)
+        if isinstance(cost, int | float) and not isinstance(cost, bool)
+        else None,
     )
 
 
@@ -150,7 +152,7 @@ class StreamAssembler:
 
     def feed(self, chunk: Mapping[str, Any]) -> list[TextDelta | ReasoningDelta]:
         """Consume one chunk; return the deltas to show.  Raises on in-stream errors."""
-        if "error" in chunk and chunk["error"]:
+        if chunk.get("error"):
             raise error_from_payload(
                 chunk, status=None, headers={}, provider=self.provider, model=self.model
             )
@@ -213,10 +215,15 @@ class StreamAssembler:
                 self._details.append(dict(d))
                 continue
             for k, v in d.items():
-                if isinstance(v, str) and isinstance(target.get(k), str) and k in (
-                    "text",
-                    "summary",
-                    "data",
+                if (
+                    isinstance(v, str)
+                    and isinstance(target.get(k), str)
+                    and k
+                    in (
+                        "text",
+                        "summary",
+                        "data",
+                    )
                 ):
                     target[k] += v
                 else:
@@ -266,9 +273,7 @@ def parse_completion(
     asm = StreamAssembler(provider=provider, model=model, base_url=base_url)
     first = dict(choices[0])
     message = first.get("message") or {}
-    calls = [
-        {**tc, "index": i} for i, tc in enumerate(message.get("tool_calls") or ()) if tc
-    ]
+    calls = [{**tc, "index": i} for i, tc in enumerate(message.get("tool_calls") or ()) if tc]
     asm.feed(
         {
             "model": data.get("model"),

@@ -213,7 +213,7 @@ class FakeLLMServer:
     async def wait_for_async(
         self,
         predicate: Callable[[FakeLLMServer], bool],
-        timeout: float,  # noqa: ASYNC109 - mirrors wait_for: a False result, not an exception
+        timeout: float,
     ) -> bool:
         """:meth:`wait_for` for async tests: polls without blocking the caller's loop."""
         deadline = time.monotonic() + timeout

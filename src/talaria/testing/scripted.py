@@ -14,7 +14,7 @@ import inspect
 import itertools
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from talaria.events import ReasoningDelta, TextDelta
 from talaria.providers import wire
@@ -89,7 +89,7 @@ class ScriptedProvider:
             self._requests.append(rec)
         return rec
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[StreamItem, None]:
         rec = self._record(request)
         with self._lock:
             self.in_flight += 1
@@ -105,7 +105,7 @@ class ScriptedProvider:
             with self._lock:
                 self.in_flight -= 1
 
-    async def _play(self, reply: Reply, rec: RecordedRequest) -> AsyncIterator[StreamItem]:
+    async def _play(self, reply: Reply, rec: RecordedRequest) -> AsyncGenerator[StreamItem, None]:
         if reply.latency:
             await asyncio.sleep(reply.latency)
         if reply.hang:

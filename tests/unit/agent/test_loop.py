@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers.agents import run_collecting, scripted_agent
 
+from helpers.agents import run_collecting, scripted_agent
 from talaria.events import ModelRequestStarted, TextDelta, ToolFinished, ToolStarted
 from talaria.testing.replies import RecordedRequest, Reply, ToolCallSpec
 from talaria.tools.base import tool
@@ -63,7 +63,12 @@ async def test_independent_tool_calls_run_concurrently(tmp_path: Path) -> None:
     assert result.status == "completed"
     assert order == [3, 2, 1, 0]  # they really finished out of order...
     tool_msgs = [m for m in provider.requests[1].messages if m["role"] == "tool"]
-    assert [m["content"] for m in tool_msgs] == ["done 0", "done 1", "done 2", "done 3"]  # ...results in call order
+    assert [m["content"] for m in tool_msgs] == [
+        "done 0",
+        "done 1",
+        "done 2",
+        "done 3",
+    ]  # ...results in call order
 
 
 async def test_sync_tools_run_in_threads_concurrently(tmp_path: Path) -> None:

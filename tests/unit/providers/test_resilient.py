@@ -27,13 +27,17 @@ class FakeSleep:
 
 
 async def _run(p: ResilientProvider) -> tuple[list[object], ModelResponse]:
-    items = [i async for i in p.stream(REQ)]
+    items: list[object] = [i async for i in p.stream(REQ)]
     assert isinstance(items[-1], ModelResponse)
     return items[:-1], items[-1]
 
 
-def _cfg(**kw: float) -> RetryConfig:
-    return RetryConfig(**{"max_retries": 3, "base_delay": 1.0, "max_delay": 30.0, "budget": 120.0, **kw})  # type: ignore[arg-type]
+def _cfg(
+    max_retries: int = 3, base_delay: float = 1.0, max_delay: float = 30.0, budget: float = 120.0
+) -> RetryConfig:
+    return RetryConfig(
+        max_retries=max_retries, base_delay=base_delay, max_delay=max_delay, budget=budget
+    )
 
 
 async def test_429_honours_retry_after_then_succeeds() -> None:
@@ -92,9 +96,7 @@ async def test_retry_budget_caps_total_waiting() -> None:
     )
     backup = ScriptedProvider([Reply.say("b")], name="b")
     sleep = FakeSleep()
-    _, resp = await _run(
-        ResilientProvider([primary, backup], _cfg(budget=60), sleep=sleep)
-    )
+    _, resp = await _run(ResilientProvider([primary, backup], _cfg(budget=60), sleep=sleep))
     assert resp.message.content == "b"
     assert len(sleep.delays) == 1  # a second 50 s wait would exceed the 60 s budget
     assert len(primary.requests) == 2
@@ -128,8 +130,10 @@ async def test_single_provider_exhausted_says_how_many_attempts() -> None:
 
 async def test_stream_that_already_produced_text_is_not_retried() -> None:
     primary = ScriptedProvider(
-        [Reply.say("half an answer", stream_error={"code": 502, "message": "upstream died"}),
-         Reply.say("never")]
+        [
+            Reply.say("half an answer", stream_error={"code": 502, "message": "upstream died"}),
+            Reply.say("never"),
+        ]
     )
     seen: list[object] = []
     with pytest.raises(errors.OverloadedError):

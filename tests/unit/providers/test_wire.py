@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from helpers import vendor_shapes as shapes
 from talaria import errors
 from talaria.events import ReasoningDelta, TextDelta
 from talaria.providers import wire
@@ -18,12 +19,12 @@ from talaria.providers.pool import ClientKey, ClientPool
 from talaria.providers.presets import Endpoint
 from talaria.types import Message, ToolCall
 
-from helpers import vendor_shapes as shapes
-
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def _provider(handler: Handler, *, stream: bool = True, provider: str = "openai") -> OpenAICompatProvider:
+def _provider(
+    handler: Handler, *, stream: bool = True, provider: str = "openai"
+) -> OpenAICompatProvider:
     def factory(key: ClientKey) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.MockTransport(handler))
 
@@ -35,7 +36,7 @@ def _provider(handler: Handler, *, stream: bool = True, provider: str = "openai"
         key_source="OPENAI_API_KEY",
         key_required=True,
     )
-    return OpenAICompatProvider(ep, ClientPool(factory), stream=stream)  # type: ignore[arg-type]
+    return OpenAICompatProvider(ep, ClientPool(factory), stream=stream)
 
 
 def _sse(body: str) -> Handler:
@@ -119,7 +120,11 @@ async def test_deepseek_reasoning_content() -> None:
 @pytest.mark.parametrize(
     ("body", "names", "args"),
     [
-        (shapes.OLLAMA_STREAM_TOOLS, ["terminal", "terminal"], [{"command": "ls"}, {"command": "ls -l"}]),
+        (
+            shapes.OLLAMA_STREAM_TOOLS,
+            ["terminal", "terminal"],
+            [{"command": "ls"}, {"command": "ls -l"}],
+        ),
         (
             shapes.NO_INDEX_STREAM_TOOLS,
             ["web_fetch", "web_fetch"],
@@ -262,7 +267,11 @@ async def test_request_body_and_headers() -> None:
         "role": "assistant",
         "content": None,
         "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "terminal", "arguments": '{"command":"ls"}'}}
+            {
+                "id": "c1",
+                "type": "function",
+                "function": {"name": "terminal", "arguments": '{"command":"ls"}'},
+            }
         ],
     }
     assert body["messages"][3] == {"role": "tool", "tool_call_id": "c1", "content": "out"}
@@ -280,7 +289,7 @@ async def test_transport_error_becomes_network_error_and_evicts_client() -> None
         return c
 
     ep = Endpoint("custom", "m", "http://127.0.0.1:9/v1", None, "TALARIA_API_KEY", False)
-    pool = ClientPool(factory)  # type: ignore[arg-type]
+    pool = ClientPool(factory)
     p = OpenAICompatProvider(ep, pool)
     for _ in range(2):
         with pytest.raises(errors.NetworkError) as info:
@@ -292,7 +301,9 @@ async def test_transport_error_becomes_network_error_and_evicts_client() -> None
 
 
 async def test_missing_key_is_reported_before_any_request() -> None:
-    ep = Endpoint("openrouter", "m", "https://openrouter.ai/api/v1", None, "OPENROUTER_API_KEY", True)
+    ep = Endpoint(
+        "openrouter", "m", "https://openrouter.ai/api/v1", None, "OPENROUTER_API_KEY", True
+    )
     p = OpenAICompatProvider(ep, ClientPool())
     with pytest.raises(errors.MissingCredentials) as info:
         await _collect(p)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,18 @@ def test_effective_timeout_defaults_and_caps() -> None:
     assert effective_timeout(None, 0) == MAX_TIMEOUT_S
     with pytest.raises(ToolError):
         effective_timeout(-1, 180)
+
+
+async def test_a_process_that_left_the_group_does_not_block_the_call(tmp_path: Path) -> None:
+    # `setsid` escapes the process group (only a cgroup could catch it); the call
+    # must still return when the command exits instead of waiting on its stdout.
+    ctx = make_ctx(tmp_path)
+    escaped_file = tmp_path / "escaped"
+    try:
+        async with asyncio.timeout(30):  # liveness deadline, far below the 300s sleep
+            out = await run(ctx, command=f"setsid sleep 300 & echo $! > {escaped_file}; echo ok")
+        assert out == "ok"
+    finally:
+        escaped = read_pid(escaped_file)
+        if escaped is not None and not is_dead(escaped):
+            os.kill(escaped, signal.SIGKILL)

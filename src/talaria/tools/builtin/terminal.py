@@ -76,7 +76,7 @@ def render(result: ProcessResult, *, timeout: float) -> str:
 async def terminal(
     ctx: ToolContext,
     command: str,
-    timeout: float | None = None,  # noqa: ASYNC109 (the name models know from Hermes)
+    timeout: float | None = None,
     workdir: str | None = None,
 ) -> str:
     """Run a shell command and return its combined stdout and stderr.
