@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-VERSION = "0.1.0"
+VERSION = "0.1.0"  # keep in step with talaria.__version__
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -142,7 +142,11 @@ def _inline_refs(node: Any, defs: Mapping[str, Any]) -> Any:
         if "$ref" in node:
             name = node["$ref"].rsplit("/", 1)[-1]
             return _inline_refs(defs[name], defs)
-        return {k: _inline_refs(v, defs) for k, v in node.items() if k not in ("title", "$defs")}
+        out = {k: _inline_refs(v, defs) for k, v in node.items() if k not in ("title", "$defs")}
+        enum = out.get("enum")
+        if isinstance(enum, list) and "type" not in out and all(isinstance(e, str) for e in enum):
+            out["type"] = "string"  # strict servers reject an enum without a type
+        return out
     if isinstance(node, list):
         return [_inline_refs(v, defs) for v in node]
     return node

@@ -73,7 +73,7 @@ async def test_read_from_offset_to_end(ctx: ToolContext, ten_lines: Path) -> Non
 
 
 async def test_read_offset_past_end_and_bad_arguments(ctx: ToolContext, ten_lines: Path):
-    with pytest.raises(ToolError, match="past the end.*10 lines"):
+    with pytest.raises(ToolError, match=r"past the end.*10 lines"):
         await call(read_file, ctx, path="ten.txt", offset=11)
     with pytest.raises(ToolError, match="offset must be 1 or more"):
         await call(read_file, ctx, path="ten.txt", offset=0)
@@ -92,7 +92,7 @@ async def test_read_refuses_directories_and_hints_at_similar_names(ctx: ToolCont
     (ctx.cwd / "config.yaml").write_text("a: 1\n")
     with pytest.raises(ToolError, match="is a directory"):
         await call(read_file, ctx, path="src")
-    with pytest.raises(ToolError, match="file not found.*config.yaml"):
+    with pytest.raises(ToolError, match=r"file not found.*config\.yaml"):
         await call(read_file, ctx, path="config.yml")
 
 
@@ -350,3 +350,29 @@ async def test_search_a_single_file(ctx: ToolContext, repo: Path) -> None:
     assert await call(search_files, ctx, pattern="getcwd", path="app.py") == (
         "app.py:4:     return os.getcwd()"
     )
+
+
+async def test_fifos_are_refused_and_skipped_instead_of_blocking(ctx: ToolContext) -> None:
+    # Opening a FIFO for reading blocks until a writer appears: in a worker
+    # thread that cannot be cancelled, that would hang the run for good.
+    os.mkfifo(ctx.cwd / "pipe")
+    (ctx.cwd / "real.txt").write_text("needle\n")
+    with pytest.raises(ToolError, match="not a regular file"):
+        await call(read_file, ctx, path="pipe")
+    assert await call(search_files, ctx, pattern="needle") == "real.txt:1: needle"
+
+
+async def test_search_shows_a_window_of_very_long_lines(ctx: ToolContext) -> None:
+    (ctx.cwd / "min.js").write_text("a" * 5000 + "NEEDLE" + "b" * 5000 + "\n")
+    out = await call(search_files, ctx, pattern="NEEDLE")
+    assert out.startswith("min.js:1: …a")
+    assert "NEEDLE" in out
+    assert out.endswith("b…")
+    assert len(out) < 400
+
+
+def test_unencodable_content_is_a_tool_error(ctx: ToolContext) -> None:
+    # JSON arguments cannot carry lone surrogates, but library callers can.
+    with pytest.raises(ToolError, match="cannot be written as UTF-8"):
+        write_file.fn(ctx=ctx, path="bad.txt", content="ok \ud800 not ok")
+    assert not (ctx.cwd / "bad.txt").exists()

@@ -23,7 +23,10 @@ SECRET = "s3cr3t-value-0123456789"
 
 
 def make_ctx(
-    tmp_path: Path, parent_env: Mapping[str, str] | None = None, **overrides: Any
+    tmp_path: Path,
+    *,
+    parent_env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> ToolContext:
     parent = dict(os.environ if parent_env is None else parent_env)
     cwd = tmp_path / "work"
@@ -31,7 +34,7 @@ def make_ctx(
     return ToolContext(
         run_id="test-run",
         cwd=cwd,
-        settings=Settings.for_home(tmp_path / "home", **overrides),
+        settings=Settings.for_home(tmp_path / "home", **(overrides or {})),
         env=scrub_env(parent),
         redact=Redactor.from_env(parent),
     )
@@ -122,7 +125,7 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
 
 
 async def test_default_timeout_comes_from_config(tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path, **{"terminal.timeout": 0.5})
+    ctx = make_ctx(tmp_path, overrides={"terminal.timeout": 0.5})
     out = await run(ctx, command="sleep 30")
     assert "[timed out after 0.5s; the process group was killed]" in out
 
@@ -169,7 +172,7 @@ async def test_secret_values_in_output_are_redacted(tmp_path: Path) -> None:
 
 
 async def test_long_output_is_capped_keeping_head_and_tail(tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path, **{"terminal.max_output_chars": 2000})
+    ctx = make_ctx(tmp_path, overrides={"terminal.max_output_chars": 2000})
     out = await run(ctx, command="echo BEGIN; yes line | head -n 50000; echo END")
     assert len(out) < 2500
     assert out.startswith("BEGIN")
@@ -207,3 +210,11 @@ async def test_a_process_that_left_the_group_does_not_block_the_call(tmp_path: P
         escaped = read_pid(escaped_file)
         if escaped is not None and not is_dead(escaped):
             os.kill(escaped, signal.SIGKILL)
+
+
+async def test_missing_shell_is_a_tool_error(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, overrides={"terminal.shell": str(tmp_path / "no-such-shell")})
+    open_fds = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(ToolError, match="could not start"):
+        await run(ctx, command="echo hi")
+    assert len(os.listdir("/proc/self/fd")) == open_fds  # the output pipe was closed

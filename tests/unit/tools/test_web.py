@@ -136,9 +136,9 @@ async def test_plain_text_and_declared_charset(tmp_path: Path, server: str) -> N
 
 async def test_error_status_names_the_status_and_quotes_the_body(tmp_path: Path, server: str):
     ctx = make_ctx(tmp_path)
-    with pytest.raises(ToolError, match="HTTP 404 Not Found.*no such page here"):
+    with pytest.raises(ToolError, match=r"HTTP 404 Not Found.*no such page here"):
         await fetch(ctx, f"{server}/missing")
-    with pytest.raises(ToolError, match="HTTP 500.*database unavailable"):
+    with pytest.raises(ToolError, match=r"HTTP 500.*database unavailable"):
         await fetch(ctx, f"{server}/broken")
 
 
@@ -188,12 +188,12 @@ async def test_connection_refused_is_a_tool_error(tmp_path: Path) -> None:
     with socket.socket() as sock:  # reserve a free loopback port, then free it
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(ToolError, match="could not connect to 127.0.0.1"):
+    with pytest.raises(ToolError, match=r"could not connect to 127\.0\.0\.1"):
         await fetch(make_ctx(tmp_path), f"http://127.0.0.1:{port}/")
 
 
 async def test_slow_server_times_out(tmp_path: Path, server: str) -> None:
-    with pytest.raises(ToolError, match="timed out after 0.3s"):
+    with pytest.raises(ToolError, match=r"timed out after 0\.3s"):
         await fetch(make_ctx(tmp_path, **{"web.timeout": 0.3}), f"{server}/slow")
 
 

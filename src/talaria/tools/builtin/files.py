@@ -22,26 +22,12 @@ from pathlib import Path
 from talaria.errors import ToolError
 from talaria.secrets import REDACTED
 from talaria.tools.base import Tool, ToolContext, tool
-from talaria.tools.builtin.walk import glob_matcher, iter_files
+from talaria.tools.builtin.walk import SNIFF_BYTES, glob_matcher, grep, iter_files, looks_binary
 
 MAX_READ_LINES = 2000
 MAX_LINE_CHARS = 2000
-SEARCH_MAX_FILE_BYTES = 2 * 1024 * 1024
 SEARCH_MAX_RESULTS = 1000
-SEARCH_LINE_CHARS = 300
-_SNIFF_BYTES = 8192
 _COUNT_REST_MAX_BYTES = 64 * 1024 * 1024
-_TEXT_CONTROL = frozenset(b"\t\n\r\f\b\x1b")
-
-
-def looks_binary(chunk: bytes) -> bool:
-    """Heuristic used by git and grep: a NUL byte, or mostly control characters."""
-    if not chunk:
-        return False
-    if b"\0" in chunk:
-        return True
-    control = sum(1 for b in chunk if b < 32 and b not in _TEXT_CONTROL)
-    return control / len(chunk) > 0.3
 
 
 def _missing(path: Path) -> ToolError:
@@ -66,9 +52,11 @@ def _require_text_file(path: Path) -> None:
         )
     if not path.exists():
         raise _missing(path)
+    if not path.is_file():  # a FIFO would block the worker thread forever
+        raise ToolError(f"{path} is not a regular file (a device, socket or pipe)")
     try:
         with path.open("rb") as f:
-            head = f.read(_SNIFF_BYTES)
+            head = f.read(SNIFF_BYTES)
     except OSError as e:
         raise ToolError(f"cannot read {path}: {e.strerror or e}") from None
     if looks_binary(head):
@@ -174,6 +162,16 @@ def atomic_write(target: Path, data: bytes) -> None:
         raise
 
 
+def _encode(text: str, what: str, errors: str = "strict") -> bytes:
+    try:
+        return text.encode("utf-8", errors=errors)
+    except UnicodeEncodeError as e:
+        raise ToolError(
+            f"{what} contains characters that cannot be written as UTF-8 ({e.reason} at "
+            f"position {e.start}); remove the unpaired surrogate escapes"
+        ) from None
+
+
 def _line_count(text: str) -> int:
     return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
 
@@ -198,7 +196,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> str:
     if target.is_dir():
         raise ToolError(f"{target} is a directory; give a file path to write")
     existed = target.exists()
-    data = content.encode("utf-8")
+    data = _encode(content, "content")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(target, data)
@@ -309,7 +307,7 @@ def patch(
         )
     updated = text.replace(old_string, new_string)
     try:
-        atomic_write(target, updated.encode("utf-8", errors="surrogateescape"))
+        atomic_write(target, _encode(updated, "new_string", errors="surrogateescape"))
     except OSError as e:
         raise ToolError(f"cannot write {target}: {e.strerror or e}") from None
     where = ", ".join(map(str, line_numbers[:10])) + (", …" if len(line_numbers) > 10 else "")
@@ -322,15 +320,6 @@ def patch(
         return summary
     first = updated.count("\n", 0, starts[0]) + 1
     return ctx.redact(f"{summary}\n{_snippet(updated, first, max(_line_count(new_string), 1))}")
-
-
-def _search_line(line: str, match: re.Match[str]) -> str:
-    line = line.rstrip("\r\n")
-    if len(line) <= SEARCH_LINE_CHARS:
-        return line
-    start = max(match.start() - SEARCH_LINE_CHARS // 3, 0)
-    piece = line[start : start + SEARCH_LINE_CHARS]
-    return ("…" if start else "") + piece + ("…" if start + SEARCH_LINE_CHARS < len(line) else "")
 
 
 @tool(toolset="file")
@@ -379,46 +368,18 @@ def search_files(
     else:
         base = root.resolve().parent
         files = iter([root.resolve()])
-    results: list[str] = []
-    searched = skipped = 0
-    more = False
-    for file in files:
-        rel = file.relative_to(base).as_posix()
-        if matcher is not None and not matcher.match_file(rel):
-            continue
-        try:
-            if file.stat().st_size > SEARCH_MAX_FILE_BYTES:
-                skipped += 1
-                continue
-            with file.open("rb") as f:
-                if looks_binary(f.read(_SNIFF_BYTES)):
-                    skipped += 1
-                    continue
-            handle = file.open(encoding="utf-8", errors="replace")
-        except OSError:  # unreadable, a broken symlink, a socket: not searchable
-            skipped += 1
-            continue
-        searched += 1
-        with handle:
-            for number, line in enumerate(handle, start=1):
-                m = regex.search(line)
-                if m is None:
-                    continue
-                if len(results) == max_results:
-                    more = True
-                    break
-                results.append(f"{rel}:{number}: {_search_line(line, m)}")
-        if more:
-            break
-    if not results:
+    found = grep(files, base, regex, matcher=matcher, max_results=max_results)
+    if not found.lines:
+        skipped = found.skipped
         note = f"; skipped {skipped} binary, unreadable or >2 MB files" if skipped else ""
-        return f"No matches for {pattern!r} in {root} (searched {searched} files{note})"
-    if more:
-        results.append(
+        return f"No matches for {pattern!r} in {root} (searched {found.searched} files{note})"
+    lines = found.lines
+    if found.more:
+        lines.append(
             f"[showing the first {max_results} matches; there are more. Narrow the pattern, "
             "path or glob, or raise max_results]"
         )
-    return ctx.redact("\n".join(results))
+    return ctx.redact("\n".join(lines))
 
 
 TOOLS: list[Tool] = [read_file, write_file, patch, search_files]

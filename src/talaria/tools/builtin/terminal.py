@@ -66,8 +66,7 @@ def render(result: ProcessResult, *, timeout: float) -> str:
     parts.append(output if output else "(no output)")
     if result.timed_out:
         parts.append(f"[timed out after {timeout:g}s; the process group was killed]")
-    elif result.exit_code not in (0, None):
-        assert result.exit_code is not None
+    elif result.exit_code:
         parts.append(_exit_marker(result.exit_code))
     return "\n".join(parts)
 

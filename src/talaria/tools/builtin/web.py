@@ -24,8 +24,8 @@ import httpx
 from talaria.errors import ToolError
 from talaria.textutil import truncate_middle
 from talaria.tools.base import Tool, ToolContext, tool
-from talaria.tools.builtin.files import looks_binary
 from talaria.tools.builtin.html_text import html_to_text
+from talaria.tools.builtin.walk import looks_binary
 
 USER_AGENT = "Talaria/0.1 (web_fetch)"
 _ACCEPT = "text/html,application/xhtml+xml,application/json,text/plain;q=0.9,*/*;q=0.5"
