@@ -79,6 +79,13 @@ class RetryConfig(_Section, frozen=True):
     """Total seconds one model call may spend retrying before fallback providers are tried."""
 
 
+class StoreConfig(_Section, frozen=True):
+    synchronous: Literal["normal", "full"] = "normal"
+    """SQLite ``synchronous``: ``normal`` survives process crashes, ``full`` also power loss."""
+    busy_budget: float = 30.0
+    """Seconds to keep retrying while another process holds the write lock."""
+
+
 class Config(_Section, frozen=True):
     model: ModelConfig = msgspec.field(default_factory=ModelConfig)
     agent: AgentConfig = msgspec.field(default_factory=AgentConfig)
@@ -87,3 +94,4 @@ class Config(_Section, frozen=True):
     web: WebConfig = msgspec.field(default_factory=WebConfig)
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
     fallback_providers: list[FallbackProvider] = msgspec.field(default_factory=list)
+    store: StoreConfig = msgspec.field(default_factory=StoreConfig)

@@ -1,0 +1,1 @@
+"""The session store: every conversation Talaria has, recorded as it happens."""
