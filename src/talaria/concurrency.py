@@ -13,10 +13,11 @@ iterated) come from threads and loops being created ad hoc in many places.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
@@ -166,6 +167,73 @@ async def shielded(aw: Awaitable[T]) -> T:
     except asyncio.CancelledError:
         await asyncio.wait({task})
         raise
+
+
+class Slot:
+    """One unit of a :class:`Limiter`, held by one running task."""
+
+    __slots__ = ("held", "limiter")
+
+    def __init__(self, limiter: Limiter) -> None:
+        self.limiter = limiter
+        self.held = True
+
+
+class Limiter:
+    """Bounds how many of something run at once on one loop; the rest wait in FIFO order.
+
+    Used for subagents: one limiter per process tree, shared by every level of
+    delegation, so ``max_concurrent_children`` holds however deep the tree is.
+    A holder that starts waiting on others (a child that delegates) *lends* its
+    slot back meanwhile, so a full tree of waiting parents cannot deadlock.
+    ``running``, ``waiting`` and ``peak`` are observable for displays and tests.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("a limiter needs a limit of at least 1")
+        self.limit = limit
+        self._sem = asyncio.Semaphore(limit)
+        self.running = 0
+        self.waiting = 0
+        self.peak = 0
+
+    async def _acquire(self) -> None:
+        self.waiting += 1
+        try:
+            await self._sem.acquire()
+        finally:
+            self.waiting -= 1
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+
+    def _release(self) -> None:
+        self.running -= 1
+        self._sem.release()
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[Slot]:
+        await self._acquire()
+        slot = Slot(self)
+        try:
+            yield slot
+        finally:
+            if slot.held:
+                slot.held = False
+                self._release()
+
+    @contextlib.asynccontextmanager
+    async def lend(self, slot: Slot | None) -> AsyncIterator[None]:
+        """Give ``slot`` back while the body waits; take one again after (not when the
+        body fails or is cancelled: an unwinding task must not queue for a slot)."""
+        if slot is None or not slot.held:
+            yield
+            return
+        slot.held = False
+        self._release()
+        yield
+        await self._acquire()
+        slot.held = True
 
 
 def marshal(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: object) -> None:

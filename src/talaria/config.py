@@ -27,6 +27,7 @@ import msgspec
 from talaria.config_schema import Config
 from talaria.errors import ConfigError
 from talaria.paths import Paths
+from talaria.secrets import Redactor
 
 SHORT_ENV = {
     "TALARIA_MODEL": "model.name",
@@ -49,6 +50,13 @@ class Settings:
     """Merged ``.env`` and process environment; read-only, never exported."""
     sources: Mapping[str, str] = field(default_factory=dict)
     """Where each explicitly set key came from (``config.yaml``, ``env:NAME``, ``flag``)."""
+
+    def redactor(self) -> Redactor:
+        """Redacts every secret this configuration knows: secret-looking env vars and
+        the API keys in config (primary and fallbacks)."""
+        keys = [self.config.model.api_key or ""]
+        keys += [fb.api_key or "" for fb in self.config.fallback_providers]
+        return Redactor.from_env(self.env, extra=keys)
 
     def origin(self, key: str) -> str:
         """Where ``key``'s value came from, for error messages (file, variable or flag)."""

@@ -13,7 +13,7 @@ import msgspec
 
 ProviderName = Literal["openrouter", "openai", "nous", "ollama", "custom"]
 
-DEFAULT_TOOLSETS = ("terminal", "file", "web", "todo")
+DEFAULT_TOOLSETS = ("terminal", "file", "web", "todo", "session_search")
 
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -79,6 +79,31 @@ class RetryConfig(_Section, frozen=True):
     """Total seconds one model call may spend retrying before fallback providers are tried."""
 
 
+class DelegationModel(_Section, frozen=True):
+    """A model the operator allows subagents to request by ``name``."""
+
+    name: str
+    provider: ProviderName = "openrouter"
+    base_url: str | None = None
+
+
+class DelegationConfig(_Section, frozen=True):
+    max_concurrent_children: int = 8
+    """Children running at once in one process tree; more tasks wait their turn."""
+    max_tasks_per_call: int = 64
+    max_depth: int = 1
+    """1: children cannot delegate; 2: grandchildren allowed; and so on."""
+    child_timeout_s: float = 900.0
+    child_idle_timeout_s: float = 300.0
+    """A child with no model or tool progress for this long is stopped as timed_out."""
+    max_child_iterations: int = 50
+    default_toolsets: list[str] = msgspec.field(
+        default_factory=lambda: ["terminal", "file", "web", "todo"]
+    )
+    """Toolsets a child gets when the task does not name any (still ∩ the parent's)."""
+    models: list[DelegationModel] = msgspec.field(default_factory=list)
+
+
 class StoreConfig(_Section, frozen=True):
     synchronous: Literal["normal", "full"] = "normal"
     """SQLite ``synchronous``: ``normal`` survives process crashes, ``full`` also power loss."""
@@ -95,3 +120,4 @@ class Config(_Section, frozen=True):
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
     fallback_providers: list[FallbackProvider] = msgspec.field(default_factory=list)
     store: StoreConfig = msgspec.field(default_factory=StoreConfig)
+    delegation: DelegationConfig = msgspec.field(default_factory=DelegationConfig)

@@ -82,6 +82,34 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ChildQueued:
+    """A subagent task was accepted; it waits for a free slot (``path`` is the child's)."""
+
+    task_index: int
+    goal: str
+    path: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChildStarted:
+    task_index: int
+    goal: str
+    model: str
+    session_id: str | None
+    path: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChildFinished:
+    task_index: int
+    status: str
+    duration_s: float
+    usage: Usage
+    error: str | None
+    path: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunFinished:
     result: RunResult
     path: tuple[int, ...] = ()
@@ -96,6 +124,9 @@ Event = (
     | ToolStarted
     | ToolFinished
     | Notice
+    | ChildQueued
+    | ChildStarted
+    | ChildFinished
     | RunFinished
 )
 

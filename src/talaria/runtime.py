@@ -1,25 +1,70 @@
 """Process-level services shared by every run on one event loop.
 
-Today: the HTTP client pool.  (The session store and the delegation limiter
-join it in later issues.)  A ``Runtime`` is created by whoever owns the loop —
-the CLI for its own loop, or lazily for the background loop that serves the
-synchronous library API — and closed when that loop shuts down.
+The HTTP client pool and the session stores (one per ``TALARIA_HOME``, each
+with its single writer thread).  A ``Runtime`` is created by whoever owns the
+loop — the CLI for its own loop, or lazily for the background loop that serves
+the synchronous library API — and closed when that loop shuts down.
 """
 
 from __future__ import annotations
 
+import atexit
 import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from talaria import concurrency
 from talaria.providers.pool import ClientPool
+
+if TYPE_CHECKING:
+    from talaria.config import Settings
+    from talaria.store.base import SessionStore
 
 
 class Runtime:
     def __init__(self, pool: ClientPool | None = None) -> None:
         self.pool = pool or ClientPool()
+        self._stores: dict[Path, SessionStore] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def store(self, settings: Settings) -> SessionStore:
+        """The store for ``settings``' home, opened on first use (blocking: call from a
+        thread, or use :meth:`astore` on the loop)."""
+        path = settings.paths.state_db
+        with self._lock:
+            store = self._stores.get(path)
+            if store is None:
+                if self._closed:
+                    raise RuntimeError("this Runtime is closed")
+                from talaria.store.sqlite import open_store
+
+                store = open_store(settings, redact=settings.redactor())
+                self._stores[path] = store
+            return store
+
+    async def astore(self, settings: Settings) -> SessionStore:
+        path = settings.paths.state_db
+        store = self._stores.get(path)
+        if store is not None:
+            return store
+        return await concurrency.to_thread(self.store, settings)
+
+    def close_stores(self) -> None:
+        """Flush and close every store (blocking)."""
+        with self._lock:
+            stores = list(self._stores.values())
+            self._stores.clear()
+            self._closed = True
+        for s in stores:
+            s.close()
 
     async def aclose(self) -> None:
         await self.pool.aclose()
+        if self._stores:
+            await concurrency.to_thread(self.close_stores)
+        else:
+            self._closed = True
 
 
 _lock = threading.Lock()
@@ -34,4 +79,6 @@ def default_runtime() -> Runtime:
             if _default is None:
                 concurrency.background_loop()
                 _default = Runtime()
+                # Queued store writes are flushed and the WAL checkpointed at exit.
+                atexit.register(_default.close_stores)
     return _default

@@ -24,7 +24,7 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
     s = Settings.for_home(tmp_path / "nothing-here")
     assert s.config.model.provider == "openrouter"
     assert s.config.agent.max_iterations == 90
-    assert s.config.toolsets == ["terminal", "file", "web", "todo"]
+    assert s.config.toolsets == ["terminal", "file", "web", "todo", "session_search"]
     assert s.sources == {}
 
 

@@ -18,13 +18,18 @@ from typing import Any
 from talaria import concurrency
 from talaria.agent.loop import LoopConfig
 from talaria.agent.prompt import build_system_prompt
+from talaria.agent.recorder import Recorder
 from talaria.agent.run import Run, RunSetup
+from talaria.concurrency import Limiter
 from talaria.config import Settings, load_settings
+from talaria.delegation.context import DelegationContext
+from talaria.delegation.policy import configure_delegation
 from talaria.events import EventSink, NullSink
 from talaria.providers.base import Provider
 from talaria.providers.factory import build_provider
 from talaria.runtime import Runtime, default_runtime
-from talaria.secrets import Redactor, scrub_env
+from talaria.secrets import scrub_env
+from talaria.store.base import NewSession
 from talaria.tools.base import Tool, ToolContext
 from talaria.tools.registry import ToolRegistry, load_toolsets
 from talaria.types import Message, RunResult
@@ -48,6 +53,8 @@ class Agent:
         tools: Iterable[Tool] = (),
         model_provider: Provider | None = None,
         runtime: Runtime | None = None,
+        source: str = "api",
+        record: bool = True,
     ) -> None:
         overrides: dict[str, Any] = {
             "model.name": model,
@@ -70,10 +77,14 @@ class Agent:
         self._extra_tools = tuple(tools)
         self._model_provider = model_provider
         self._runtime = runtime
+        self.source = source
+        self.record = record
         cfg = settings.config
         self.cwd = Path(cwd or cfg.agent.cwd or Path.cwd()).resolve()
-        self.tools: ToolRegistry = load_toolsets(cfg.toolsets, extra=self._extra_tools)
-        self.redact = Redactor.from_env(settings.env, extra=[cfg.model.api_key or ""])
+        self.tools: ToolRegistry = configure_delegation(
+            load_toolsets(cfg.toolsets, extra=self._extra_tools), cfg.delegation, depth=0
+        )
+        self.redact = settings.redactor()
 
     def provider(self, runtime: Runtime) -> Provider:
         if self._model_provider is not None:
@@ -87,15 +98,22 @@ class Agent:
         runtime: Runtime,
         sink: EventSink | None = None,
         history: Sequence[Message] = (),
+        resume_id: str | None = None,
     ) -> Run:
-        """Build a :class:`Run` (not started).  Call on the loop that will execute it."""
+        """Build a :class:`Run` (not started).  Call on the loop that will execute it.
+
+        ``history``: earlier messages to continue from; with ``resume_id`` they are
+        that stored session's transcript and the run appends to the same session.
+        """
         cfg = self.settings.config
+        sink = sink or NullSink()
         ctx = ToolContext(
             run_id="",
             cwd=self.cwd,
             settings=self.settings,
             env=scrub_env(self.settings.env, cfg.terminal.env_passthrough),
             redact=self.redact,
+            open_store=lambda: runtime.astore(self.settings),
         )
         if history:
             messages = [*history, Message.user(prompt)]
@@ -104,8 +122,37 @@ class Agent:
                 cwd=self.cwd, tool_names=self.tools.names, custom=cfg.agent.system_prompt
             )
             messages = [Message.system(system), Message.user(prompt)]
+        provider = self.provider(runtime)
+        recorder = None
+        if self.record:
+            settings = self.settings
+            stored_prompt = next((m.content for m in messages if m.role == "system"), None)
+            recorder = Recorder(
+                lambda: runtime.astore(settings),
+                NewSession(
+                    source=self.source,
+                    model=provider.model,
+                    provider=provider.name,
+                    system_prompt=stored_prompt,
+                ),
+                resume_id=resume_id,
+                already_stored=len(history) if resume_id else 0,
+            )
+        if "delegate_task" in self.tools:
+            ctx.delegation = DelegationContext(
+                runtime=runtime,
+                settings=self.settings,
+                depth=0,
+                path=(),
+                sink=sink,
+                limiter=Limiter(cfg.delegation.max_concurrent_children),
+                toolsets=tuple(self.tools.toolsets),
+                provider=provider,
+                record=self.record,
+                recorder=recorder,
+            )
         setup = RunSetup(
-            provider=self.provider(runtime),
+            provider=provider,
             tools=self.tools,
             ctx=ctx,
             messages=tuple(messages),
@@ -114,7 +161,8 @@ class Agent:
                 max_tokens=cfg.model.max_tokens,
                 temperature=cfg.model.temperature,
             ),
-            sink=sink or NullSink(),
+            sink=sink,
+            recorder=recorder,
         )
         run = Run(setup)
         ctx.run_id = run.run_id

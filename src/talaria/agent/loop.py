@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field, replace
 
+from talaria.agent.recorder import Recorder
 from talaria.events import (
     EventSink,
     ModelRequestStarted,
@@ -44,6 +45,13 @@ class LoopState:
     partial_text: list[str] = field(default_factory=list)
     """Text streamed by the response in flight (kept if the run is interrupted)."""
     last_model: str = ""
+    recorder: Recorder | None = None
+
+    async def add(self, *messages: Message) -> None:
+        """Join the transcript and, when recording, the store (before going on)."""
+        self.messages.extend(messages)
+        if self.recorder is not None:
+            await self.recorder.append(messages)
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,9 @@ async def run_turns(
         state.usage += response.usage
         state.last_model = response.model
         message = response.message
-        state.messages.append(message)
+        await state.add(message)
+        if state.recorder is not None:
+            await state.recorder.add_usage(response.usage)
         sink.emit(
             ModelResponded(
                 iteration=iteration,
@@ -104,7 +114,7 @@ async def run_turns(
         if 0 < remaining <= _WARN_WITHIN:
             last = replies[-1]
             replies[-1] = replace(last, content=(last.content or "") + _budget_warning(remaining))
-        state.messages.extend(replies)
+        await state.add(*replies)
     return "max_iterations", (
         f"stopped after {config.max_iterations} model calls without a final answer "
         "(raise agent.max_iterations or --max-iterations)"

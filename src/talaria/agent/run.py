@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from talaria import concurrency
 from talaria.agent.loop import LoopConfig, LoopState, run_turns
+from talaria.agent.recorder import Recorder
 from talaria.errors import ProviderError
 from talaria.events import EventSink, RunFinished, RunStarted
 from talaria.providers.base import Provider
@@ -40,16 +41,18 @@ class RunSetup:
     messages: tuple[Message, ...]
     loop_config: LoopConfig
     sink: EventSink
+    recorder: Recorder | None = None
 
 
 class Run:
     def __init__(self, setup: RunSetup, *, run_id: str | None = None) -> None:
         self.setup = setup
         self.run_id = run_id or uuid.uuid4().hex[:12]
-        self.state = LoopState(messages=list(setup.messages))
+        self.state = LoopState(messages=list(setup.messages), recorder=setup.recorder)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work: asyncio.Task[tuple[RunStatus, str | None]] | None = None
         self._interrupt_reason: str | None = None
+        self._interrupt_status: RunStatus = "interrupted"
         self._result: RunResult | None = None
 
     @property
@@ -60,17 +63,24 @@ class Run:
     def interrupted(self) -> bool:
         return self._interrupt_reason is not None
 
-    def interrupt(self, reason: str = "interrupted by the user") -> None:
-        """Stop this run from any thread or a signal handler; idempotent."""
+    def interrupt(
+        self, reason: str = "interrupted by the user", *, status: RunStatus = "interrupted"
+    ) -> None:
+        """Stop this run from any thread or a signal handler; idempotent (first call wins).
+
+        ``status`` is what the run will report: ``interrupted`` for a user's stop,
+        ``timed_out`` when a supervisor enforces a time limit.
+        """
         loop = self._loop
         if loop is None:
-            self._interrupt_reason = self._interrupt_reason or reason
+            if self._interrupt_reason is None:
+                self._interrupt_reason, self._interrupt_status = reason, status
             return
-        concurrency.marshal(loop, self._cancel_on_loop, reason)
+        concurrency.marshal(loop, self._cancel_on_loop, reason, status)
 
-    def _cancel_on_loop(self, reason: str) -> None:
+    def _cancel_on_loop(self, reason: str, status: RunStatus = "interrupted") -> None:
         if self._interrupt_reason is None:
-            self._interrupt_reason = reason
+            self._interrupt_reason, self._interrupt_status = reason, status
         if self._work is not None and not self._work.done():
             self._work.cancel(reason)
 
@@ -100,21 +110,31 @@ class Run:
             if not self._work.done():
                 self._work.cancel()
                 await asyncio.wait({self._work})
-            status = "interrupted"
+            status = "interrupted" if outer_cancelled else self._interrupt_status
             error = self._interrupt_reason or "cancelled"
-            self._repair_transcript()
+            await concurrency.shielded(self._repair_transcript())
+        recorder = setup.recorder
+        usage, extra = self.state.usage, {}
+        delegation = setup.ctx.delegation
+        if delegation is not None and delegation.children:
+            usage = usage + delegation.children_usage  # children's usage rolls up
+            extra["children"] = list(delegation.children)
         result = RunResult(
             status=status,
             final=self.state.final,
             messages=tuple(self.state.messages),
-            usage=self.state.usage,
+            usage=usage,
             model=self.state.last_model or provider.model,
             provider=provider.name,
             error=error,
             api_calls=self.state.api_calls,
             tool_calls=self.state.tool_calls,
             duration_s=time.monotonic() - started,
+            session_id=recorder.session_id if recorder is not None else None,
+            extra=extra,
         )
+        if recorder is not None:
+            await concurrency.shielded(recorder.finish(result))
         self._result = result
         setup.sink.emit(RunFinished(result=result))
         if outer_cancelled:
@@ -123,7 +143,13 @@ class Run:
 
     async def _guarded(self) -> tuple[RunStatus, str | None]:
         setup = self.setup
+        warm = getattr(setup.provider, "warm", None)
+        warming = asyncio.ensure_future(warm()) if warm is not None else None
         try:
+            if setup.recorder is not None:
+                setup.ctx.session_id = await setup.recorder.start(self.state.messages, setup.sink)
+            if warming is not None:
+                await asyncio.wait({warming})  # a failure here resurfaces on the real call
             return await run_turns(
                 self.state,
                 provider=setup.provider,
@@ -137,23 +163,31 @@ class Run:
         except Exception as e:  # never crash the caller: a bug becomes a failed run
             log.exception("run %s failed with an internal error", self.run_id)
             return "failed", f"internal error: {type(e).__name__}: {e}"
+        finally:
+            if warming is not None and not warming.done():
+                warming.cancel()
 
-    def _repair_transcript(self) -> None:
+    async def _repair_transcript(self) -> None:
         """Keep the partial answer and close dangling tool calls, so the transcript
         can be resumed (providers reject tool calls without results)."""
         msgs = self.state.messages
         partial = "".join(self.state.partial_text)
         if partial:
-            msgs.append(Message(role="assistant", content=partial, finish_reason="interrupted"))
             self.state.partial_text.clear()
+            await self.state.add(
+                Message(role="assistant", content=partial, finish_reason="interrupted")
+            )
             return
         for i in range(len(msgs) - 1, -1, -1):
             m = msgs[i]
             if m.role == "assistant":
                 answered = {x.tool_call_id for x in msgs[i + 1 :] if x.role == "tool"}
-                for call in m.tool_calls:
-                    if call.id not in answered:
-                        msgs.append(Message.tool(call.id, call.name, INTERRUPTED_TOOL_RESULT))
+                missing = [
+                    Message.tool(c.id, c.name, INTERRUPTED_TOOL_RESULT)
+                    for c in m.tool_calls
+                    if c.id not in answered
+                ]
+                await self.state.add(*missing)
                 return
             if m.role == "user":
                 return

@@ -41,10 +41,27 @@ def _build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print only one JSON object with the result on stdout"
     )
     run.add_argument("--quiet", "-q", action="store_true", help="no tool activity on stderr")
+    resume = run.add_mutually_exclusive_group()
+    resume.add_argument(
+        "--resume", "-r", metavar="ID", help="continue a stored session (id, prefix or title)"
+    )
+    resume.add_argument(
+        "--continue",
+        "-c",
+        dest="continue_",
+        action="store_true",
+        help="continue the most recent session",
+    )
     run.add_argument(
         "--show-reasoning", action="store_true", help="show the model's reasoning on stderr"
     )
     run.set_defaults(handler="talaria.cli.run_cmd:main")
+
+    from talaria.cli.demo_cmd import add_parser as add_demo
+    from talaria.cli.sessions_cmd import add_parser as add_sessions
+
+    add_sessions(sub)
+    add_demo(sub)
 
     cfg = sub.add_parser("config", help="show or change configuration")
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True)

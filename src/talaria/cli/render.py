@@ -7,6 +7,7 @@ Writes survive a closed pipe (``talaria run … | head``) without a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import TextIO
 
@@ -23,6 +24,16 @@ from talaria.events import (
     ToolStarted,
 )
 from talaria.textutil import one_line
+
+
+def _live_ok(stream: TextIO) -> bool:
+    """A live (redrawn) display needs a real terminal that understands cursor movement."""
+    if os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _colour_ok(stream: TextIO, env: dict[str, str] | None = None) -> bool:
@@ -56,6 +67,9 @@ class StreamRenderer:
         self._pending_args: dict[str, str] = {}
         self.broken_pipe = False
         self._turn_streamed = False
+        from talaria.cli.tree import ChildTree
+
+        self.tree = ChildTree(err, live=_live_ok(err))
 
     def _dim(self, text: str) -> str:
         return f"\x1b[2m{text}\x1b[0m" if self.colour else text
@@ -82,6 +96,10 @@ class StreamRenderer:
 
     def handle(self, event: Event) -> None:
         if event.path:  # subagent events: summarised by the tree view, not streamed
+            if not self.quiet:
+                if self._out_mid_line and not self.json_mode:
+                    self._write_out("\n")
+                self.tree.handle(event)
             return
         if isinstance(event, TextDelta):
             self._turn_streamed = True
@@ -120,5 +138,15 @@ class StreamRenderer:
                 self._write_out("\n")
 
     async def consume(self, stream: EventStream) -> None:
-        async for event in stream:
-            self.handle(event)
+        ticker = asyncio.ensure_future(self._tick())
+        try:
+            async for event in stream:
+                self.handle(event)
+        finally:
+            ticker.cancel()
+            self.tree.stop()
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            self.tree.tick()

@@ -61,3 +61,30 @@ def build_provider(settings: Settings, pool: ClientPool, *, model: str | None = 
     chain: list[Provider] = [make(primary_endpoint(settings, model), True)]
     chain.extend(make(ep, False) for ep in fallback_endpoints(settings))
     return ResilientProvider(chain, settings.config.retry)
+
+
+def build_provider_for(
+    settings: Settings,
+    pool: ClientPool,
+    *,
+    provider: str,
+    model: str,
+    base_url: str | None = None,
+) -> Provider:
+    """A provider for an explicitly chosen endpoint (e.g. a subagent's allowed model),
+    with the configured retries but no fallbacks: the operator chose this model."""
+    m = settings.config.model
+    ep = resolve_endpoint(
+        provider=provider, model=model, base_url=base_url, api_key=None, env=settings.env
+    )
+    chosen = OpenAICompatProvider(
+        ep,
+        pool,
+        stream=m.stream,
+        max_tokens=m.max_tokens,
+        temperature=m.temperature,
+        connect_timeout=m.connect_timeout,
+        read_timeout=m.timeout,
+        env_file=str(settings.paths.env_file),
+    )
+    return ResilientProvider([chosen], settings.config.retry)

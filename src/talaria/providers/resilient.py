@@ -68,6 +68,12 @@ class ResilientProvider:
         for p in self.chain:
             await p.aclose()
 
+    async def warm(self) -> None:
+        """Prepare the primary provider's connection machinery ahead of the first call."""
+        warm = getattr(self.chain[0], "warm", None)
+        if warm is not None:
+            await warm()
+
     async def stream(self, request: ModelRequest) -> AsyncGenerator[StreamItem, None]:
         failures: list[errors.ProviderError] = []
         for position, provider in enumerate(self.chain):

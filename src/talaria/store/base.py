@@ -169,7 +169,12 @@ class StoreStats:
 
 @dataclass(frozen=True, slots=True)
 class SessionEnd:
-    """The terminal update of a session: written once, on every exit path."""
+    """The terminal update of a session: written once, on every exit path.
+
+    ``usage`` and ``api_calls`` are *added* to the session's running totals (like
+    ``add_usage``), so a caller that reported usage incrementally passes only what
+    it has not reported yet (often nothing).
+    """
 
     status: SessionStatus
     end_reason: str | None = None
@@ -193,6 +198,11 @@ class SessionStore(Protocol):
         """Add to a session's running totals (usage rolls up as it happens)."""
         ...
 
+    def reopen_session(self, session_id: str) -> SessionRecord:
+        """Mark an ended session ``running`` again (resume): clears ended_at/end_reason,
+        records this process's pid/host; totals and messages are kept."""
+        ...
+
     def rename(self, session_id: str, title: str | None) -> None: ...
     def delete(self, session_id: str) -> int:
         """Delete a session and its descendants; returns how many sessions went."""
@@ -207,6 +217,7 @@ class SessionStore(Protocol):
     ) -> int: ...
     async def aend_session(self, session_id: str, end: SessionEnd) -> None: ...
     async def aadd_usage(self, session_id: str, usage: Usage, *, api_calls: int = 0) -> None: ...
+    async def areopen_session(self, session_id: str) -> SessionRecord: ...
 
     # -- reads ---------------------------------------------------------------------
     def get_session(self, session_id: str) -> SessionRecord: ...

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
@@ -28,6 +28,8 @@ from talaria.secrets import Redactor
 
 if TYPE_CHECKING:
     from talaria.config import Settings
+    from talaria.delegation.context import DelegationContext
+    from talaria.store.base import SessionStore
 
 
 @dataclass
@@ -46,6 +48,12 @@ class ToolContext:
     redact: Redactor = field(default_factory=Redactor)
     state: dict[str, Any] = field(default_factory=dict)
     """Per-run scratch space owned by tools (the ``todo`` list lives here)."""
+    session_id: str | None = None
+    """This run's stored session, once it exists."""
+    open_store: Callable[[], Awaitable[SessionStore]] | None = None
+    """Opens (or returns) the session store, for tools that read history."""
+    delegation: DelegationContext | None = None
+    """Present when this run may call ``delegate_task``."""
 
     def resolve(self, path: str) -> Path:
         """Resolve a user/model supplied path relative to the run's working directory."""
@@ -65,6 +73,9 @@ class Tool:
     is_async: bool
     needs_human: bool = False
     writes_memory: bool = False
+    caps_own_output: bool = False
+    """The tool keeps its output within ``agent.max_tool_output_chars`` itself, in a
+    way that preserves its structure (the executor would cut blindly)."""
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI ``tools`` entry for this tool."""
@@ -158,6 +169,7 @@ def tool(
     name: str | None = None,
     needs_human: bool = False,
     writes_memory: bool = False,
+    caps_own_output: bool = False,
 ) -> Callable[[Callable[..., Any]], Tool]:
     """Turn a function into a :class:`Tool` of ``toolset``."""
 
@@ -201,6 +213,7 @@ def tool(
             is_async=inspect.iscoroutinefunction(fn),
             needs_human=needs_human,
             writes_memory=writes_memory,
+            caps_own_output=caps_own_output,
         )
 
     return wrap

@@ -51,7 +51,9 @@ async def execute_one(
         is_error = True
         log.warning("tool %s raised", call.name, exc_info=True)
         content = f"Error: {call.name} failed: {type(e).__name__}: {e}"
-    content = truncate_middle(ctx.redact(content), ctx.settings.config.agent.max_tool_output_chars)
+    content = ctx.redact(content)
+    if tool is None or not tool.caps_own_output:
+        content = truncate_middle(content, ctx.settings.config.agent.max_tool_output_chars)
     duration = time.monotonic() - start
     sink.emit(
         ToolFinished(

@@ -27,6 +27,8 @@ _BUILTIN_TOOLSETS: dict[str, str] = {
     "file": "talaria.tools.builtin.files",
     "web": "talaria.tools.builtin.web",
     "todo": "talaria.tools.builtin.todo",
+    "session_search": "talaria.tools.builtin.session_search",
+    "delegation": "talaria.delegation.tool",
 }
 
 

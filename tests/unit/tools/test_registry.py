@@ -18,23 +18,24 @@ from talaria.tools.registry import (
     toolset_tools,
 )
 
-ALL = ["terminal", "file", "web", "todo"]
+ALL = ["terminal", "file", "web", "todo", "session_search"]
 EXPECTED = {
     "terminal": ["terminal"],
     "file": ["read_file", "write_file", "patch", "search_files"],
     "web": ["web_fetch"],
     "todo": ["todo"],
+    "session_search": ["session_search"],
 }
 
 
 def test_available_toolsets() -> None:
-    assert available_toolsets() == ["file", "terminal", "todo", "web"]
+    assert available_toolsets() == ["file", "session_search", "terminal", "todo", "web"]
 
 
 def test_load_all_toolsets_in_order_with_stable_names() -> None:
     registry = load_toolsets(ALL)
     assert registry.names == [name for ts in ALL for name in EXPECTED[ts]]
-    assert len(registry) == 7
+    assert len(registry) == 8
     assert registry.toolsets == ALL
     for ts, names in EXPECTED.items():
         assert [t.name for t in toolset_tools(ts)] == names
