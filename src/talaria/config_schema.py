@@ -121,3 +121,6 @@ class Config(_Section, frozen=True):
     fallback_providers: list[FallbackProvider] = msgspec.field(default_factory=list)
     store: StoreConfig = msgspec.field(default_factory=StoreConfig)
     delegation: DelegationConfig = msgspec.field(default_factory=DelegationConfig)
+    quick_commands: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Validated entry by entry at start-up (``talaria.commands.quick``), so one bad
+    entry is reported with its key path and the others still work."""

@@ -19,7 +19,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,10 +52,13 @@ def _killpg(pgid: int) -> None:
 @dataclass(frozen=True, slots=True)
 class ProcessResult:
     output: str
+    """stdout and stderr merged, or stdout alone with ``separate_stderr=True``."""
     exit_code: int | None
     timed_out: bool
     duration_s: float
     truncated: bool
+    stderr: str | None = None
+    """stderr on its own; ``None`` unless ``separate_stderr=True``."""
 
 
 async def run_shell(
@@ -66,104 +69,171 @@ async def run_shell(
     timeout: float,
     max_output: int,
     shell: str = "/bin/bash",
+    script_name: str | None = None,
+    script_args: Sequence[str] = (),
+    separate_stderr: bool = False,
+    redact: Callable[[str], str] | None = None,
 ) -> ProcessResult:
     """Run ``command`` with ``shell -c``, stdout and stderr merged, output capped.
 
     Cancellation kills the process group and re-raises; timeouts kill it and
     return a result with ``timed_out=True`` and whatever output was produced.
+
+    ``script_args`` become the positional parameters (``$1``…, ``"$@"``) and
+    ``script_name`` becomes ``$0``: arguments passed this way are data, never
+    parsed as shell code.  ``separate_stderr`` captures stderr on its own (then
+    ``max_output`` caps both streams together).  ``redact`` is applied before
+    capping, so a secret cut in half by the cap is still recognised.
     """
     start = time.monotonic()
-    # Our own pipe rather than stdout=PIPE: asyncio's Process.wait() resolves only
+    argv = [shell, "-c", command]
+    if script_name is not None or script_args:
+        argv += [script_name if script_name is not None else shell, *script_args]
+    # Our own pipes rather than stdout=PIPE: asyncio's Process.wait() resolves only
     # once every pipe it manages is closed, so a background job that inherited
     # stdout (``server &``, or one that left the group with ``setsid``) would keep
     # us waiting until it exits and the command would be reported as timed out.
-    # With the pipe outside the transport, wait() means "the leader exited", and
-    # closing the read end (so the transport is never left open) is ours to do.
-    read_fd, write_fd = os.pipe()
+    # With the pipes outside the transport, wait() means "the leader exited", and
+    # closing the read ends (so no transport is left open) is ours to do.
+    fds = _pipes(2 if separate_stderr else 1)
+    read_fds, write_fds = [r for r, _ in fds], [w for _, w in fds]
     try:
         proc = await asyncio.create_subprocess_exec(
-            shell,
-            "-c",
-            command,
+            *argv,
             cwd=str(cwd),
             env=dict(env),
             stdin=asyncio.subprocess.DEVNULL,
-            stdout=write_fd,
-            stderr=write_fd,
+            stdout=write_fds[0],
+            stderr=write_fds[-1],
             start_new_session=True,
         )
     except BaseException:
-        os.close(read_fd)
+        for fd in read_fds:
+            os.close(fd)
         raise
     finally:
-        os.close(write_fd)  # the child has its copy; EOF comes when all writers are gone
+        for fd in write_fds:  # the child has its copies; EOF comes when all writers are gone
+            os.close(fd)
     pgid = proc.pid  # leader of its own new session and group
     with _live_lock:
         _live_groups.add(pgid)
-    pipe = os.fdopen(read_fd, "rb", buffering=0)
-    stream = asyncio.StreamReader()
-    transport: asyncio.BaseTransport | None = None
-    chunks: list[bytes] = []
-    size = 0
-    # Keep memory bounded for commands that print gigabytes: keep the head and a
-    # rolling tail, enough to build the head+tail view the model gets.
-    keep = max(max_output * 4, 64 * 1024)
-    dropped = 0
-    tail = bytearray()
-
-    async def pump() -> None:
-        nonlocal size, dropped
-        while True:
-            data = await stream.read(65536)
-            if not data:
-                return
-            if size < keep:
-                chunks.append(data)
-                size += len(data)
-            else:
-                tail.extend(data)
-                if len(tail) > keep:
-                    dropped += len(tail) - keep
-                    del tail[: len(tail) - keep]
-
+    captures: list[_Capture] = []
     timed_out = False
-    reader = asyncio.ensure_future(pump())
     try:
-        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(stream), pipe
-        )
+        for fd in read_fds:
+            captures.append(_Capture(fd, max_output))
+        for capture in captures:
+            await capture.start()
         try:
             async with asyncio.timeout(timeout):
                 await proc.wait()
         except TimeoutError:
             timed_out = True
         _killpg(pgid)  # stragglers (background jobs) die with the command
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_DRAIN_S):
-                await asyncio.shield(reader)
+        # asyncio.wait neither cancels the readers on timeout nor raises.
+        await asyncio.wait([c.reader for c in captures if c.reader is not None], timeout=_DRAIN_S)
     finally:
         _killpg(pgid)
-        reader.cancel()
-        # Closing the read end also releases anyone outside the group still
-        # holding the write end (they get EPIPE); nothing waits on them.
-        if transport is not None:
-            transport.close()
-        else:
-            pipe.close()
+        for capture in captures:
+            capture.close()
         await _reap(proc, pgid)
-    raw = b"".join(chunks)
-    if dropped:
-        raw += f"\n[... {dropped} bytes dropped ...]\n".encode()
-    raw += bytes(tail)
-    text = raw.decode("utf-8", errors="replace")
-    capped = truncate_middle(text, max_output)
+    texts = [capture.text() for capture in captures]
+    if redact is not None:
+        texts = [redact(text) for text in texts]
+    if separate_stderr:
+        out, err, truncated = _share(texts[0], texts[1], max_output)
+    else:
+        out, err = truncate_middle(texts[0], max_output), None
+        truncated = out is not texts[0]
     return ProcessResult(
-        output=capped,
+        output=out,
         exit_code=None if timed_out else proc.returncode,
         timed_out=timed_out,
         duration_s=time.monotonic() - start,
-        truncated=capped is not text,
+        truncated=truncated,
+        stderr=err,
     )
+
+
+def _pipes(count: int) -> list[tuple[int, int]]:
+    fds: list[tuple[int, int]] = []
+    try:
+        for _ in range(count):
+            fds.append(os.pipe())
+    except BaseException:
+        for r, w in fds:
+            os.close(r)
+            os.close(w)
+        raise
+    return fds
+
+
+def _share(out: str, err: str, limit: int) -> tuple[str, str, bool]:
+    """Cap stdout and stderr to ``limit`` characters together.
+
+    stderr gets what stdout leaves, but at least a quarter: when a command
+    fails noisily, the error is usually what the user needs to see.
+    """
+    if limit <= 0 or len(out) + len(err) <= limit:
+        return out, err, False
+    err_budget = min(len(err), max(limit // 4, limit - len(out)))
+    return truncate_middle(out, limit - err_budget), truncate_middle(err, err_budget), True
+
+
+class _Capture:
+    """One output pipe read on the loop, memory bounded.
+
+    Commands that print gigabytes keep the head and a rolling tail, enough to
+    build the head+tail view shown to the model or the user.
+    """
+
+    def __init__(self, read_fd: int, max_output: int) -> None:
+        self._pipe = os.fdopen(read_fd, "rb", buffering=0)
+        self._stream = asyncio.StreamReader()
+        self._transport: asyncio.BaseTransport | None = None
+        self._keep = max(max_output * 4, 64 * 1024)
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._dropped = 0
+        self._tail = bytearray()
+        self.reader: asyncio.Future[None] | None = None
+
+    async def start(self) -> None:
+        self.reader = asyncio.ensure_future(self._pump())
+        self._transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(self._stream), self._pipe
+        )
+
+    async def _pump(self) -> None:
+        while True:
+            data = await self._stream.read(65536)
+            if not data:
+                return
+            if self._size < self._keep:
+                self._chunks.append(data)
+                self._size += len(data)
+            else:
+                self._tail.extend(data)
+                if len(self._tail) > self._keep:
+                    self._dropped += len(self._tail) - self._keep
+                    del self._tail[: len(self._tail) - self._keep]
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+        # Closing the read end also releases anyone outside the group still
+        # holding the write end (they get EPIPE); nothing waits on them.
+        if self._transport is not None:
+            self._transport.close()
+        else:
+            self._pipe.close()
+
+    def text(self) -> str:
+        raw = b"".join(self._chunks)
+        if self._dropped:
+            raw += f"\n[... {self._dropped} bytes dropped ...]\n".encode()
+        raw += bytes(self._tail)
+        return raw.decode("utf-8", errors="replace")
 
 
 async def _reap(proc: asyncio.subprocess.Process, pgid: int) -> None:

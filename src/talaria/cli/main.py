@@ -16,9 +16,22 @@ VERSION = "0.1.0"  # keep in step with talaria.__version__
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="talaria",
-        description="Talaria: a self-hosted, tool-using AI agent that delegates to subagents.",
+        description="Talaria: a self-hosted, tool-using AI agent that delegates to subagents. "
+        "Without a COMMAND, opens the interactive chat.",
     )
     parser.add_argument("--version", action="version", version=f"talaria {VERSION}")
+    chat = parser.add_argument_group("interactive chat (no COMMAND)")
+    resume = chat.add_mutually_exclusive_group()
+    resume.add_argument(
+        "--resume", "-r", metavar="ID", help="re-open a session (id, prefix or title)"
+    )
+    resume.add_argument(
+        "--continue", "-c", dest="continue_", action="store_true", help="re-open the latest session"
+    )
+    chat.add_argument("--model", "-m", help="model name (model.name)")
+    chat.add_argument("--provider", help="openrouter, openai, nous, ollama or custom")
+    chat.add_argument("--base-url", help="OpenAI-compatible endpoint URL")
+    chat.add_argument("--toolsets", "-t", help="comma-separated toolsets")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser(
@@ -85,10 +98,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return 0
+    handler = getattr(args, "handler", None) or "talaria.cli.repl:main"
     module_name, func_name = handler.split(":")
     import importlib
 

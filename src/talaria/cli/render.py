@@ -144,7 +144,11 @@ class StreamRenderer:
                 self.handle(event)
         finally:
             ticker.cancel()
+            self.close()
             self.tree.stop()
+
+    def close(self) -> None:
+        """Stop any display still drawing (subclasses add their own)."""
 
     async def _tick(self) -> None:
         while True:

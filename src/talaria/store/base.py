@@ -55,7 +55,7 @@ class NewSession:
     chat_id: str | None = None
     goal: str | None = None
     id: str | None = None
-    """Chosen by the store (time-ordered, unique) when None."""
+    """Chosen by the store when None: 16 random hex characters, so short prefixes are unique."""
     metadata: dict[str, Any] = field(default_factory=dict)
 
 

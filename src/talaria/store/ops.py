@@ -15,10 +15,12 @@ before them.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import sqlite3
 import time
+from typing import Any
 
 from talaria.store.base import (
     TERMINAL_SESSION_STATUSES,
@@ -32,21 +34,48 @@ from talaria.store.liveness import ProcessIdent, process_is_gone
 from talaria.store.rows import SESSION_COLUMNS, MessageRow, metadata_json, session_from_row
 from talaria.types import Usage
 
-# Whole batches go in as one JSON parameter: one statement (one GIL release and
-# one FTS-free b-tree pass) per batch instead of one per row, which matters when
-# the writer competes for the GIL with many calling threads.
-_INSERT_MESSAGES = (
-    "INSERT INTO messages (session_id, seq, role, content, tool_calls, tool_call_id,"
-    " tool_name, finish_reason, reasoning, token_count, created_at)"
-    " SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6,"
-    " value->>7, value->>8, value->>9, value->>10 FROM json_each(?)"
+# A batch's rows go in with multi-row statements (up to CHUNK rows each) rather
+# than ``executemany``.  What that saves is not SQLite time but round trips: the
+# sqlite3 module releases and re-takes the GIL around every step, and while the
+# writer holds the database lock each re-take can queue behind calling threads.
+# (A JSON parameter unpacked with ``json_each`` was tried: slower, since SQLite
+# 3.40 re-parses the row for every ``->>``.)
+CHUNK = 64
+_MESSAGE_COLUMNS = (
+    "session_id, seq, role, content, tool_calls, tool_call_id, tool_name, finish_reason,"
+    " reasoning, token_count, created_at"
 )
-_UPDATE_COUNTS = (
-    "UPDATE sessions SET message_count = u.value->>1,"
-    " tool_call_count = tool_call_count + (u.value->>2),"
-    " updated_at = max(updated_at, u.value->>3)"
-    " FROM json_each(?) AS u WHERE sessions.id = u.value->>0"
-)
+
+
+@functools.cache
+def _insert_sql(n: int) -> str:
+    row = "(" + ", ".join("?" * 11) + ")"
+    return f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES " + ", ".join([row] * n)
+
+
+@functools.cache
+def _update_sql(n: int) -> str:
+    return (
+        "UPDATE sessions SET message_count = v.column2,"
+        " tool_call_count = tool_call_count + v.column3,"
+        " updated_at = max(updated_at, v.column4)"
+        " FROM (VALUES " + ", ".join(["(?, ?, ?, ?)"] * n) + ") AS v"
+        " WHERE sessions.id = v.column1"
+    )
+
+
+@functools.cache
+def _last_seqs_sql(n: int) -> str:
+    return (
+        "SELECT s.id, (SELECT coalesce(max(m.seq), 0) FROM messages m"
+        " WHERE m.session_id = s.id) FROM sessions s WHERE s.id IN (" + ", ".join("?" * n) + ")"
+    )
+
+
+def _chunks(items: list[Any]) -> list[list[Any]]:
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
 _SUBTREE = (
     "WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL"
     " SELECT s.id FROM sessions s JOIN sub ON s.parent_id = sub.id) SELECT id FROM sub"
@@ -56,10 +85,11 @@ _SUBTREE = (
 class Tx:
     """The working state of one write transaction.
 
-    ``next_seq`` (session id -> next sequence number, which also proves the
-    session exists) is owned by the writer and outlives the transaction while
-    no other connection commits (checked with ``PRAGMA data_version``): it saves
-    a lookup per session per batch on the hot path.
+    ``next_seq`` maps a session id to its next sequence number, which also
+    proves the session exists.  It is read inside the transaction, under the
+    write lock, so no other process can insert in between.  The writer keeps
+    it across transactions while no other connection has committed (``PRAGMA
+    data_version``), which saves the lookups on the hot path.
     """
 
     __slots__ = ("_counts", "_next_seq", "_rows", "conn", "ident")
@@ -72,6 +102,13 @@ class Tx:
         self._next_seq = next_seq
         self._rows: list[tuple[object, ...]] = []
         self._counts: dict[str, list[float]] = {}  # id -> [last seq, tool calls, last time]
+
+    def prefetch(self, session_ids: set[str]) -> None:
+        """Number the sessions a batch appends to, with one query for all of them."""
+        missing = [sid for sid in session_ids if sid not in self._next_seq]
+        for chunk in _chunks(missing):
+            for sid, last in self.conn.execute(_last_seqs_sql(len(chunk)), chunk):
+                self._next_seq[sid] = last + 1
 
     def append(self, session_id: str, row: MessageRow, n_calls: int) -> int:
         """Number and buffer one message; raises SessionNotFound for an unknown session."""
@@ -103,9 +140,12 @@ class Tx:
     def flush(self) -> None:
         if not self._rows:
             return
+        conn = self.conn
+        for rows in _chunks(self._rows):
+            conn.execute(_insert_sql(len(rows)), [v for row in rows for v in row])
         counts = [(sid, int(c[0]), int(c[1]), c[2]) for sid, c in self._counts.items()]
-        self.conn.execute(_INSERT_MESSAGES, (_dumps(self._rows),))
-        self.conn.execute(_UPDATE_COUNTS, (_dumps(counts),))
+        for rows in _chunks(counts):
+            conn.execute(_update_sql(len(rows)), [v for row in rows for v in row])
         self._rows.clear()
         self._counts.clear()
 
@@ -118,10 +158,6 @@ class Tx:
     def invalidate(self) -> None:
         """Another operation ran: cached numbering may be stale (e.g. a deleted session)."""
         self._next_seq.clear()
-
-
-def _dumps(rows: object) -> str:
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
 
 def _title_owner(conn: sqlite3.Connection, title: str) -> str | None:
@@ -170,27 +206,42 @@ def create_session(tx: Tx, new: NewSession) -> SessionRecord:
 
 
 def end_session(tx: Tx, session_id: str, end: SessionEnd, reason: str | None) -> None:
-    """Write the terminal status once: a second terminal update is ignored (first wins)."""
+    """Write the terminal status once, adding ``end``'s usage to the running totals.
+
+    A second terminal update of an already-ended session is ignored, usage
+    included: the first outcome recorded is the true one (e.g. ``interrupted``
+    written by a cancelled run must not become ``failed`` in a later cleanup).
+    """
     if end.status not in TERMINAL_SESSION_STATUSES:
         raise StoreError(f"{end.status!r} is not a terminal session status")
     u = end.usage
     now = time.time()
-    if end.api_calls or u.input_tokens or u.output_tokens or u.cost_usd is not None:
-        cur = tx.conn.execute(
-            "UPDATE sessions SET status = ?, end_reason = ?, ended_at = ?, updated_at = ?,"
-            " input_tokens = ?, output_tokens = ?, cost_usd = ?, api_calls = ?"
-            " WHERE id = ? AND status = 'running'",
-            (end.status, reason, now, now, u.input_tokens, u.output_tokens, u.cost_usd,
-             end.api_calls, session_id),
-        )  # fmt: skip
-    else:  # no figures given: keep what add_usage accumulated
-        cur = tx.conn.execute(
-            "UPDATE sessions SET status = ?, end_reason = ?, ended_at = ?, updated_at = ?"
-            " WHERE id = ? AND status = 'running'",
-            (end.status, reason, now, now, session_id),
-        )
+    cur = tx.conn.execute(
+        "UPDATE sessions SET status = ?, end_reason = ?, ended_at = ?, updated_at = ?,"
+        " input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,"
+        " api_calls = api_calls + ?,"
+        " cost_usd = CASE WHEN ? IS NULL THEN cost_usd ELSE coalesce(cost_usd, 0) + ? END"
+        " WHERE id = ? AND status = 'running'",
+        (end.status, reason, now, now, u.input_tokens, u.output_tokens, end.api_calls,
+         u.cost_usd, u.cost_usd, session_id),
+    )  # fmt: skip
     if cur.rowcount == 0 and not _exists(tx.conn, session_id):
         raise SessionNotFound(f"no session {session_id!r}")
+
+
+def reopen_session(tx: Tx, session_id: str) -> SessionRecord:
+    """Make a session ``running`` again (resume) as a session of this process."""
+    cur = tx.conn.execute(
+        "UPDATE sessions SET status = 'running', end_reason = NULL, ended_at = NULL,"
+        " updated_at = ?, pid = ?, host = ?, proc_start = ? WHERE id = ?",
+        (time.time(), tx.ident.pid, tx.ident.host, tx.ident.start, session_id),
+    )
+    if cur.rowcount == 0:
+        raise SessionNotFound(f"no session {session_id!r}")
+    row = tx.conn.execute(
+        f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
+    ).fetchone()
+    return session_from_row(row)
 
 
 def add_usage(tx: Tx, session_id: str, usage: Usage, api_calls: int) -> None:

@@ -16,11 +16,13 @@ Never edit a shipped migration: append a new one.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from talaria.store.base import StoreError
+from talaria.store.base import StoreBusy, StoreError
 
 BeginFn = Callable[[], None]
 """Starts a write transaction (``BEGIN IMMEDIATE`` with the store's busy retry)."""
@@ -206,3 +208,41 @@ def migrate(conn: sqlite3.Connection, begin: BeginFn, *, where: str) -> list[str
 def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         conn.execute("ROLLBACK")
+
+
+def open_write_connection(path: Path, synchronous: str, busy_budget: float) -> sqlite3.Connection:
+    """The writer's connection: a private file (0600), WAL, and the writer's pragmas.
+
+    The file is created with mode 0600 before SQLite opens it; SQLite gives its
+    ``-wal`` and ``-shm`` files the main file's mode.  An existing file is made
+    private too.  ``busy_timeout`` ends at 0: the writer retries ``BEGIN
+    IMMEDIATE`` itself (see writer.py); the open itself may wait for another
+    process that is recovering the WAL.
+    """
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            Path(f"{path}{suffix}").chmod(0o600)
+        except (FileNotFoundError, PermissionError):
+            pass
+    conn = sqlite3.connect(path, isolation_level=None, timeout=busy_budget, cached_statements=512)
+    try:
+        deadline = time.monotonic() + busy_budget
+        while conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
+            if time.monotonic() > deadline:
+                raise StoreBusy(f"{path}: could not switch the database to WAL mode")
+            time.sleep(0.01)
+        for pragma in (
+            f"synchronous = {synchronous}",
+            "foreign_keys = ON",
+            "wal_autocheckpoint = 0",  # the writer checkpoints outside callers' commits
+            "journal_size_limit = 16777216",  # a reset WAL is truncated back to 16 MiB
+            "temp_store = MEMORY",
+            "cache_size = -32000",
+            "busy_timeout = 0",
+        ):
+            conn.execute(f"PRAGMA {pragma}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn

@@ -15,7 +15,6 @@ processes ``orphaned``; that blocks, so async code constructs it in a thread.
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import threading
 import weakref
@@ -48,7 +47,8 @@ from talaria.store.rows import (
     session_from_row,
 )
 from talaria.store.search import search as _search
-from talaria.store.writer import Writer, WriterCounters
+from talaria.store.writeop import WriterCounters
+from talaria.store.writer import Writer
 from talaria.types import Message, Usage
 
 if TYPE_CHECKING:
@@ -136,6 +136,9 @@ class SqliteStore:
     def add_usage(self, session_id: str, usage: Usage, *, api_calls: int = 0) -> None:
         self._call(ops.add_usage, session_id, usage, api_calls)
 
+    def reopen_session(self, session_id: str) -> SessionRecord:
+        return self._call(ops.reopen_session, session_id)
+
     def rename(self, session_id: str, title: str | None) -> None:
         self._call(ops.rename, session_id, redact_text(self._redact, title))
 
@@ -159,6 +162,9 @@ class SqliteStore:
 
     async def aadd_usage(self, session_id: str, usage: Usage, *, api_calls: int = 0) -> None:
         await self._acall(ops.add_usage, session_id, usage, api_calls)
+
+    async def areopen_session(self, session_id: str) -> SessionRecord:
+        return await self._acall(ops.reopen_session, session_id)
 
     # -- reads -------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -321,7 +327,7 @@ class SqliteStore:
 
 def _size(path: Path) -> int:
     try:
-        return os.stat(path).st_size
+        return path.stat().st_size
     except FileNotFoundError:
         return 0
 

@@ -13,8 +13,8 @@ its own SAVEPOINT, so a failing one (duplicate title, unknown id) is rolled back
 alone and its neighbours still commit.
 
 Against other processes: ``busy_timeout`` is 0 on this connection and
-``BEGIN IMMEDIATE`` is retried here with jittered exponential backoff (0.2 ms up
-to 5 ms) until ``busy_budget`` seconds have passed; SQLite's own busy handler
+``BEGIN IMMEDIATE`` is retried here with jittered exponential backoff (0.1 ms up
+to 2 ms) until ``busy_budget`` seconds have passed; SQLite's own busy handler
 sleeps in 1–100 ms steps, far too coarse for handing the lock between writers.
 After the budget the batch fails with StoreBusy.
 
@@ -28,15 +28,12 @@ connection, so that cost never lands inside a caller's commit).
 
 from __future__ import annotations
 
-import os
 import queue
 import random
 import sqlite3
 import time
 from collections.abc import Callable
-import threading
-from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,9 +41,20 @@ from talaria.concurrency import spawn_thread
 from talaria.store import ops
 from talaria.store.base import StoreBusy, StoreError
 from talaria.store.liveness import ProcessIdent
-from talaria.store.schema import migrate
+from talaria.store.schema import migrate, open_write_connection
+from talaria.store.writeop import (
+    CLOSE,
+    FlushFailed,
+    TransactionLost,
+    WriteOp,
+    WriterCounters,
+    as_store_error,
+    is_busy,
+    rollback,
+)
 
 MAX_BATCH = 1024
+LINGER = 0.0002
 INDEX_ROWS = 512
 INDEX_AGE = 0.25
 INDEX_CHUNK = 512
@@ -54,99 +62,8 @@ IDLE_WAIT = 0.5
 IDLE_WAIT_BACKLOG = 0.002
 CHECKPOINT_EVERY = 1.0
 CLOSE_INDEX_BUDGET = 5.0
-_BACKOFF_FIRST = 0.0002
-_BACKOFF_MAX = 0.005
-
-
-class WriteOp:
-    """One queued write.  ``fn`` None marks an append (batched specially).
-
-    Completion has two forms.  Async callers get a ``concurrent.futures.Future``
-    (awaited through ``asyncio.wrap_future``).  Blocking callers wait on a bare
-    lock instead: a Future's condition variable costs several times more Python
-    work per call, paid while holding the GIL that the writer needs, and that
-    halved throughput with many calling threads (measured: 29k vs 42k
-    hand-offs/s with 8 threads on 2 cores).
-    """
-
-    __slots__ = ("args", "fn", "future", "lock", "ok", "value")
-
-    def __init__(
-        self, fn: Callable[..., Any] | None, args: tuple[Any, ...], future: Future[Any] | None
-    ) -> None:
-        self.fn = fn
-        self.args = args
-        self.future = future
-        self.lock: threading.Lock | None = None
-        if future is None:
-            self.lock = threading.Lock()
-            self.lock.acquire()
-        self.ok: bool | None = None  # None until resolved
-        self.value: Any = None
-
-    def start(self) -> bool:
-        """Claim the op for execution; False if its async caller already cancelled it."""
-        return self.future is None or self.future.set_running_or_notify_cancel()
-
-    def resolve(self, ok: bool, value: Any) -> None:
-        """Complete the op once (later calls are ignored)."""
-        if self.ok is not None:
-            return
-        self.ok = ok
-        self.value = value
-        if self.lock is not None:
-            self.lock.release()
-            return
-        assert self.future is not None
-        try:
-            if ok:
-                self.future.set_result(value)
-            else:
-                self.future.set_exception(value)
-        except InvalidStateError:  # cancelled while queued
-            return
-
-    def wait(self) -> Any:
-        """Block until resolved (blocking callers only); return or raise the outcome."""
-        assert self.lock is not None
-        self.lock.acquire()
-        if self.ok:
-            return self.value
-        raise self.value
-
-
-_CLOSE = WriteOp(None, (), Future())
-
-
-@dataclass
-class WriterCounters:
-    """Diagnostics (read without locks: approximate while the writer runs)."""
-
-    batches: int = 0
-    operations: int = 0
-    rows_appended: int = 0
-    index_runs: int = 0
-    rows_indexed: int = 0
-    index_seconds: float = 0.0
-    checkpoints: int = 0
-    orphans_marked: int = 0
-    maintenance_errors: int = 0
-    last_maintenance_error: str | None = None
-
-
-class _TransactionLost(Exception):
-    """SQLite rolled the whole transaction back (I/O error, full disk, lock lost)."""
-
-
-class _FlushFailed(Exception):
-    """A batched insert failed although every row was validated: redo carefully."""
-
-
-def is_busy(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-    return "locked" in str(exc) or "busy" in str(exc)
+_BACKOFF_FIRST = 0.0001
+_BACKOFF_MAX = 0.002
 
 
 class Writer:
@@ -172,7 +89,8 @@ class Writer:
         self._backlog_since: float | None = None
         self._last_checkpoint = time.monotonic()
         self._dirty = False  # commits since the last checkpoint
-        self._seq_cache: dict[str, int] = {}  # see ops.Tx
+        self._last_batch = 1
+        self._next_seq: dict[str, int] = {}  # see ops.Tx
         self._data_version: int | None = None
         self._opened: Future[None] = Future()
         self._thread = spawn_thread(self._main, name=f"talaria-store-writer:{path.name}")
@@ -187,7 +105,7 @@ class Writer:
             raise self._error()
         op = WriteOp(fn, args, Future() if future else None)
         self._q.put(op)
-        if self._dead is not None:  # the writer exited after our check: nobody will drain
+        if not self.running:  # the writer exited after our check: nobody else will drain
             self._drain_failed()
         return op
 
@@ -196,12 +114,13 @@ class Writer:
             self._thread.join()
             return
         self._closing = True
-        self._q.put(_CLOSE)
+        self._q.put(CLOSE)
         self._thread.join()
 
     @property
-    def alive(self) -> bool:
-        return self._dead is None and not self._closing
+    def running(self) -> bool:
+        """False once the writer thread has stopped (closed or died)."""
+        return self._dead is None
 
     def _error(self) -> StoreError:
         if self._dead is not None:
@@ -214,14 +133,14 @@ class Writer:
                 op = self._q.get_nowait()
             except queue.Empty:
                 return
-            if op is not _CLOSE:
+            if op is not CLOSE:
                 op.resolve(False, self._error())
 
     # -- the thread ----------------------------------------------------------------
     def _main(self) -> None:
         try:
             self._open()
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that opened us
             err = exc
             if isinstance(exc, sqlite3.Error):
                 err = StoreError(f"{self.path}: cannot open the session database: {exc}")
@@ -234,7 +153,7 @@ class Writer:
         try:
             self._loop()
             self._dead = StoreError(f"the session store {self.path} is closed")
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - recorded; every caller gets it
             self._dead = StoreError(
                 f"the session store writer for {self.path} stopped unexpectedly: {exc!r}; "
                 "reopen the store"
@@ -247,30 +166,8 @@ class Writer:
             self._close_conn()
 
     def _open(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
-        for suffix in ("", "-wal", "-shm"):
-            try:
-                os.chmod(f"{self.path}{suffix}", 0o600)
-            except (FileNotFoundError, PermissionError):
-                pass
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=self._budget)
+        conn = open_write_connection(self.path, self._sync, self._budget)
         self._conn = conn
-        deadline = time.monotonic() + self._budget
-        while conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
-            if time.monotonic() > deadline:
-                raise StoreBusy(f"{self.path}: could not switch the database to WAL mode")
-            time.sleep(0.01)
-        for pragma in (
-            f"synchronous = {self._sync}",
-            "foreign_keys = ON",
-            "wal_autocheckpoint = 0",
-            "journal_size_limit = 16777216",
-            "temp_store = MEMORY",
-            "cache_size = -32000",
-        ):
-            conn.execute(f"PRAGMA {pragma}")
-        conn.execute("PRAGMA busy_timeout = 0")
         migrate(conn, lambda: self._begin(time.monotonic() + self._budget), where=str(self.path))
         self._begin(time.monotonic() + self._budget)
         try:
@@ -292,22 +189,24 @@ class Writer:
             except queue.Empty:
                 self._maintain(idle=True)
                 continue
-            batch = [first]
-            stop = first is _CLOSE
+            batch = self._inflight = [first]  # from here on, a dying writer fails them
+            stop = first is CLOSE
+            linger_until = time.perf_counter() + LINGER
             while not stop and len(batch) < MAX_BATCH:
                 try:
                     op = q.get_nowait()
                 except queue.Empty:
-                    break
-                stop = op is _CLOSE
+                    if len(batch) >= self._last_batch or time.perf_counter() > linger_until:
+                        break
+                    time.sleep(0)  # let the callers of the last batch submit their next ops
+                    continue
+                stop = op is CLOSE
                 batch.append(op)
-            live = [
-                op for op in batch if op is not _CLOSE and op.future.set_running_or_notify_cancel()
-            ]
+            self._last_batch = len(batch)
+            live = [op for op in batch if op is not CLOSE and op.start()]
             if live:
-                self._inflight = live
                 self._run_batch(live)
-                self._inflight = []
+            self._inflight = []
             if stop:
                 self._shutdown()
                 return
@@ -344,21 +243,21 @@ class Writer:
                 for op in live:
                     op.resolve(False, exc)
                 return
-            dv = conn.execute("PRAGMA data_version").fetchone()[0]
-            if dv != self._data_version or len(self._seq_cache) > 10_000:
-                self._seq_cache.clear()  # another connection committed: numbering may be stale
-                self._data_version = dv
-            tx = ops.Tx(conn, self._ident, self._seq_cache)
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version or len(self._next_seq) > 10_000:
+                self._next_seq.clear()  # another connection committed: numbering may be stale
+                self._data_version = version
+            tx = ops.Tx(conn, self._ident, self._next_seq)
             try:
                 outcomes = self._run_ops(tx, live, careful)
                 conn.execute("COMMIT")
                 break
-            except _FlushFailed:
+            except FlushFailed:
                 self._forget(conn)
                 careful = True
-            except (sqlite3.Error, _TransactionLost) as exc:
+            except (sqlite3.Error, TransactionLost) as exc:
                 self._forget(conn)
-                cause = exc.__cause__ if isinstance(exc, _TransactionLost) else exc
+                cause = exc.__cause__ if isinstance(exc, TransactionLost) else exc
                 if isinstance(cause, sqlite3.Error) and is_busy(cause):
                     if time.monotonic() < deadline:
                         continue
@@ -384,13 +283,15 @@ class Writer:
             op.resolve(ok, value)
 
     def _forget(self, conn: sqlite3.Connection) -> None:
-        """Roll back and drop everything cached about the database's contents."""
-        _rollback(conn)
-        self._seq_cache.clear()
+        """Roll back, and drop the numbering cached from the rolled-back transaction."""
+        rollback(conn)
+        self._next_seq.clear()
         self._data_version = None
 
     def _run_ops(self, tx: ops.Tx, live: list[WriteOp], careful: bool) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
+        if not careful:
+            tx.prefetch({op.args[0] for op in live if op.fn is None})
         for op in live:
             if op.fn is None and not careful:
                 try:
@@ -410,8 +311,8 @@ class Writer:
             tx.flush()
         except (sqlite3.Error, ValueError, TypeError) as exc:
             if not tx.conn.in_transaction:
-                raise _TransactionLost() from exc
-            raise _FlushFailed() from exc
+                raise TransactionLost() from exc
+            raise FlushFailed() from exc
 
     def _isolated(
         self, tx: ops.Tx, fn: Callable[..., Any], args: tuple[Any, ...]
@@ -420,13 +321,13 @@ class Writer:
         conn.execute("SAVEPOINT op")
         try:
             value = fn(tx, *args)
-        except Exception as exc:  # noqa: BLE001 - whatever it is, it belongs to this op's caller
+        except Exception as exc:
             if not conn.in_transaction:
-                raise _TransactionLost() from exc
+                raise TransactionLost() from exc
             conn.execute("ROLLBACK TO op")
             conn.execute("RELEASE op")
             tx.discard()
-            return False, _as_store_error(exc)
+            return False, as_store_error(exc)
         conn.execute("RELEASE op")
         if fn is not _append_now:
             tx.invalidate()  # e.g. a delete: cached numbering may name a session that is gone
@@ -438,7 +339,7 @@ class Writer:
         try:
             self._maintain_once(idle=idle)
         except sqlite3.Error as exc:
-            _rollback(self._connection())
+            rollback(self._connection())
             self.counters.maintenance_errors += 1
             self.counters.last_maintenance_error = str(exc)
             self._last_checkpoint = time.monotonic()  # do not retry in a tight loop
@@ -467,7 +368,7 @@ class Writer:
             n, more = ops.index_backlog(conn, limit)
             conn.execute("COMMIT")
         except BaseException:
-            _rollback(conn)
+            rollback(conn)
             raise
         c = self.counters
         c.index_runs += 1
@@ -504,7 +405,7 @@ class Writer:
 
     def _close_conn(self) -> None:
         if self._conn is not None:
-            _rollback(self._conn)
+            rollback(self._conn)
             self._conn.close()
             self._conn = None
 
@@ -513,20 +414,3 @@ def _append_now(tx: ops.Tx, session_id: str, row: Any, n_calls: int) -> int:
     seq = tx.append(session_id, row, n_calls)
     tx.flush()
     return seq
-
-
-def _as_store_error(exc: Exception) -> Exception:
-    """SQLite errors reach callers as StoreError; anything else (a bad argument) as is."""
-    if isinstance(exc, sqlite3.Error):
-        err = StoreError(f"session store: {exc}")
-        err.__cause__ = exc
-        return err
-    return exc
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    try:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        return
