@@ -52,7 +52,16 @@ def run_once(n: int, latency: float, talaria: str) -> tuple[float, float, float]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TALARIA_")}
     env["TALARIA_HOME"] = str(home)
     with FakeLLMServer(handler_for(n, latency)) as server, tempfile.NamedTemporaryFile("r") as rss:
-        cmd = [talaria, "run", "go", "--json", "--provider", "custom", "--base-url", server.base_url]
+        cmd = [
+            talaria,
+            "run",
+            "go",
+            "--json",
+            "--provider",
+            "custom",
+            "--base-url",
+            server.base_url,
+        ]
         start = time.perf_counter()
         proc = subprocess.Popen(
             ["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd],

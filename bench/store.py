@@ -194,7 +194,11 @@ def multi_process(texts_: list[str], n_procs: int, n_threads: int) -> dict[str, 
             proc.wait()
     elapsed = max(r["end"] for r in reports) - min(r["start"] for r in reports)
     flat = [x for r in reports for x in r["lat"]]
-    return {"rate": len(flat) / elapsed, "p50": _pct(flat, 0.5) * 1e3, "p99": _pct(flat, 0.99) * 1e3}
+    return {
+        "rate": len(flat) / elapsed,
+        "p50": _pct(flat, 0.5) * 1e3,
+        "p99": _pct(flat, 0.99) * 1e3,
+    }
 
 
 def main() -> None:

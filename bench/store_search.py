@@ -172,7 +172,9 @@ def queries(gen: Generator, path: Path) -> dict[str, list[str]]:
         "prefix": [w[rng.randint(100, 3000)][:4] + "*" for _ in range(10)],
         "substring (trigram)": sample(lambda t: len(t) > 20 and t.isascii(), substring),
         "identifier": sample(lambda t: any("_" in x and "." in x for x in t.split()), identifier),
-        "identifier part": sample(lambda t: any("_" in x and "." in x for x in t.split()), ident_part),
+        "identifier part": sample(
+            lambda t: any("_" in x and "." in x for x in t.split()), ident_part
+        ),
         "CJK (trigram)": [CJK[i : i + 3] for i in range(0, 30, 3)],
         "hostile": ['"', "foo-bar (", "AND", "a OR", "*", "", "NEAR(", "x:y", "((", "NOT"],
         "worst: stopword phrase": [f'"{COMMON[i]} {COMMON[i + 1]}"' for i in range(10)],
@@ -202,7 +204,9 @@ def main() -> None:
             store.search("warm up the page cache")
             everything: list[float] = []
             worst: list[float] = []
-            print(f"\n{'search (limit 20)':>22} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'hits':>5}")
+            print(
+                f"\n{'search (limit 20)':>22} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'hits':>5}"
+            )
             for kind, qs in queries(gen, path).items():
                 times: list[float] = []
                 hits = 0

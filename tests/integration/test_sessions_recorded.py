@@ -117,8 +117,10 @@ async def test_secrets_never_reach_the_database_file(tmp_path: Path) -> None:
     agent = Agent(settings, model_provider=provider, runtime=runtime, cwd=work)
     result = await agent.prepare(f"read notes; my key is {secret}", runtime=runtime).execute()
     assert result.status == "completed"
-    # the model never saw it either: tool output is redacted before it goes back
-    assert secret not in str(provider.requests[1].messages)
+    # tool output is redacted before it goes back to the model (the user's own words
+    # are the user's to send)
+    tool_msgs = [m for m in provider.requests[1].messages if m["role"] == "tool"]
+    assert tool_msgs and secret not in str(tool_msgs)
     await runtime.aclose()
     blob = b"".join(p.read_bytes() for p in home.glob("state.db*"))
     assert blob  # the database exists

@@ -9,7 +9,7 @@ true numbers instead of guessing.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -20,10 +20,17 @@ from talaria.tools.base import Tool, ToolContext, tool
 
 
 class TaskItem(msgspec.Struct, forbid_unknown_fields=True):
-    goal: str
-    context: str | None = None
-    toolsets: list[str] | None = None
-    model: str | None = None
+    goal: Annotated[str, msgspec.Meta(description="What this subagent must achieve.")]
+    context: Annotated[
+        str | None,
+        msgspec.Meta(description="Everything it needs to know; it sees nothing else."),
+    ] = None
+    toolsets: Annotated[
+        list[str] | None, msgspec.Meta(description="Toolsets for it, limited to yours.")
+    ] = None
+    model: Annotated[
+        str | None, msgspec.Meta(description="A model from the allowed list, if any.")
+    ] = None
 
 
 @tool(toolset=DELEGATION_TOOLSET, caps_own_output=True)
@@ -35,6 +42,9 @@ async def delegate_task(
     tasks: list[TaskItem] | None = None,
 ) -> str:
     """Hand independent subtasks to subagents that work at the same time.
+
+    Each subagent starts fresh (it sees only its goal and context), works with its
+    own tools, and reports back; you get one JSON result per task, in order.
 
     Args:
         goal: One task for one subagent (use either goal or tasks).

@@ -8,16 +8,17 @@ and only a few operators are recognised (``OR``, ``AND``, ``NOT`` in capitals
 between terms, a trailing ``*`` for prefixes, ``"balanced phrases"``).  Whatever
 is left over is dropped, so a query either searches or returns nothing.
 
-Two indexes, searched in order:
+Two indexes:
 
 1. ``messages_fts`` (porter + unicode61): word matches with stemming
-   (``running`` finds ``runs``), ranked by bm25.  The better signal, so its
-   hits come first.
+   (``running`` finds ``runs``), ranked by bm25.  The better signal for
+   words, so it is tried first.
 2. ``messages_tri`` (trigram): substrings, identifiers and CJK text, which
    unicode61 keeps as one long token.  Needs every term to be at least three
-   characters (shorter terms match nothing in a trigram index); its hits fill
-   the remaining places, also bm25-ranked.  Skipped when the word pass found
-   something and the query is plain words (nothing the word index cannot see).
+   characters (shorter terms match nothing in a trigram index); bm25-ranked
+   too.  Used alone for queries with punctuation inside terms or non-ASCII
+   text (what unicode61 tokenises away), and for plain words only when the
+   word index found nothing.
 
 Each index is queried in two steps: rank (bm25) the newest ``CANDIDATES``
 matches and keep the best ``limit``, then build snippets for those alone.
@@ -201,11 +202,12 @@ def search(
     queries = sanitise(query)
     found: list[tuple[int, float, str]] = []  # rowid, rank, snippet
     seen: set[int] = set()
-    for (table, tokens), expr in zip(_INDEXES, (queries.words, queries.substrings), strict=True):
-        if expr is None or len(found) >= limit:
-            continue
-        if table == "messages_tri" and found and not _NOT_WORDY.search(query):
-            continue  # plain words already matched as words: skip the costlier substring pass
+    words, substrings = queries.words, queries.substrings
+    if substrings is not None and _NOT_WORDY.search(query):
+        words = None  # identifiers, paths, CJK: the substring index is the one that can tell
+    for (table, tokens), expr in zip(_INDEXES, (words, substrings), strict=True):
+        if expr is None or (table == "messages_tri" and found):
+            continue  # plain words matched as words: skip the costlier substring pass
         try:
             ranked = _ranked(conn, table, expr, limit, exclude_session)
             for rowid, rank in ranked:

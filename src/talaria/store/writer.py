@@ -161,7 +161,8 @@ class Writer:
             self._dead.__cause__ = exc
         finally:
             for op in self._inflight:
-                op.resolve(False, self._error())
+                if op is not CLOSE:
+                    op.resolve(False, self._error())
             self._drain_failed()
             self._close_conn()
 

@@ -18,24 +18,32 @@ from talaria.tools.registry import (
     toolset_tools,
 )
 
-ALL = ["terminal", "file", "web", "todo", "session_search"]
+ALL = ["terminal", "file", "web", "todo", "session_search", "delegation"]
 EXPECTED = {
     "terminal": ["terminal"],
     "file": ["read_file", "write_file", "patch", "search_files"],
     "web": ["web_fetch"],
     "todo": ["todo"],
     "session_search": ["session_search"],
+    "delegation": ["delegate_task"],
 }
 
 
 def test_available_toolsets() -> None:
-    assert available_toolsets() == ["file", "session_search", "terminal", "todo", "web"]
+    assert available_toolsets() == [
+        "delegation",
+        "file",
+        "session_search",
+        "terminal",
+        "todo",
+        "web",
+    ]
 
 
 def test_load_all_toolsets_in_order_with_stable_names() -> None:
     registry = load_toolsets(ALL)
     assert registry.names == [name for ts in ALL for name in EXPECTED[ts]]
-    assert len(registry) == 8
+    assert len(registry) == 9
     assert registry.toolsets == ALL
     for ts, names in EXPECTED.items():
         assert [t.name for t in toolset_tools(ts)] == names
@@ -49,7 +57,7 @@ def test_unknown_toolset_is_a_config_error_naming_the_valid_ones() -> None:
     message = str(info.value)
     assert "unknown toolset 'files'" in message
     assert "did you mean 'file'" in message
-    assert "file, terminal, todo, web" in message
+    assert "delegation, file, session_search, terminal, todo, web" in message
 
 
 def test_duplicate_toolsets_are_loaded_once() -> None:
@@ -99,7 +107,7 @@ def _walk_properties(schema: dict[str, Any], path: str) -> list[tuple[str, dict[
 
 def test_schemas_have_the_openai_shape_and_documented_parameters() -> None:
     schemas = load_toolsets(ALL).schemas()
-    assert len(schemas) == 7
+    assert len(schemas) == 9
     for entry in schemas:
         assert entry["type"] == "function"
         fn = entry["function"]
