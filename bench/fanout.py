@@ -24,13 +24,14 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from talaria.testing.fake_server import FakeLLMServer
 from talaria.testing.replies import RecordedRequest, Reply
 
 
-def handler_for(n: int, latency: float):  # type: ignore[no-untyped-def]
+def handler_for(n: int, latency: float) -> Callable[[RecordedRequest], Reply]:
     def handler(req: RecordedRequest) -> Reply:
         first = str(req.messages[0].get("content", "")) if req.messages else ""
         if first.startswith("You are a subagent"):
@@ -69,7 +70,7 @@ def run_once(n: int, latency: float, talaria: str) -> tuple[float, float, float]
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, _status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         out = proc.stdout.read() if proc.stdout else b""
         data = json.loads(out.decode().strip().splitlines()[-1])

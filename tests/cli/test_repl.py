@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from helpers.cli import cli_env, talaria
 
+from helpers.cli import cli_env, talaria
 from talaria.testing.fake_server import FakeLLMServer
 from talaria.testing.replies import RecordedRequest, Reply
 
@@ -26,7 +26,7 @@ def _config(home: Path, extra: str = "") -> None:
     )
 
 
-def _spawn(home: Path, server: FakeLLMServer, *extra: str) -> pexpect.spawn:
+def _spawn(home: Path, server: FakeLLMServer, *extra: str) -> pexpect.spawn[str]:
     # A pty has no terminal to answer cursor-position requests: tell prompt_toolkit.
     env = cli_env(
         home,

@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from helpers.cli import spawn
@@ -16,7 +17,7 @@ from talaria.testing.fake_server import FakeLLMServer
 from talaria.testing.replies import RecordedRequest, Reply
 
 
-def _mixed_children(pids: Path):  # type: ignore[no-untyped-def]
+def _mixed_children(pids: Path) -> Callable[[RecordedRequest], Reply]:
     """Even tasks stream slowly forever; odd tasks sit in ``sleep 60``."""
 
     def child(req: RecordedRequest) -> Reply:

@@ -85,7 +85,12 @@ async def test_interrupt_still_records_terminal_status_and_transcript(tmp_path: 
         runtime=runtime,
     )
     run = agent.prepare("sleep", runtime=runtime)
-    t = threading.Thread(target=lambda: (read_pid(pidfile), run.interrupt("stop")))
+
+    def stop_when_running() -> None:
+        read_pid(pidfile)
+        run.interrupt("stop")
+
+    t = threading.Thread(target=stop_when_running)
     t.start()
     result = await run.execute()
     t.join(5)
@@ -130,9 +135,9 @@ async def test_secrets_never_reach_the_database_file(tmp_path: Path) -> None:
 
 async def test_store_failure_does_not_kill_the_run(tmp_path: Path) -> None:
     from talaria.agent.recorder import Recorder
-    from talaria.store.base import NewSession, StoreError
+    from talaria.store.base import NewSession, SessionStore, StoreError
 
-    async def broken_opener():  # type: ignore[no-untyped-def]
+    async def broken_opener() -> SessionStore:
         raise StoreError("disk on fire")
 
     agent, _ = scripted_agent(tmp_path, [Reply.say("still answered")])
