@@ -36,11 +36,45 @@ from talaria.store.base import NewSession
 from talaria.store.sqlite import SqliteStore
 from talaria.types import Message
 
-WORDS = (
-    "the agent tool call session database writer commit search index file read write "
-    "error test config loader parse run result model token delegate child parent task "
-    "queue thread process lock retry budget status message content summary report"
-).split()
+WORDS = [
+    "the",
+    "agent",
+    "tool",
+    "call",
+    "session",
+    "database",
+    "writer",
+    "commit",
+    "search",
+    "index",
+    "file",
+    "read",
+    "write",
+    "error",
+    "test",
+    "config",
+    "loader",
+    "parse",
+    "run",
+    "result",
+    "model",
+    "token",
+    "delegate",
+    "child",
+    "parent",
+    "task",
+    "queue",
+    "thread",
+    "process",
+    "lock",
+    "retry",
+    "budget",
+    "status",
+    "message",
+    "content",
+    "summary",
+    "report",
+]
 
 
 def texts(n: int, seed: int = 7) -> list[str]:
@@ -128,6 +162,7 @@ def in_process(texts_: list[str], n_threads: int) -> dict[str, float]:
             time.sleep(0.005)
         catch_up = time.perf_counter() - t0 - elapsed
         c = store.counters
+        wal = store.stats().wal_bytes / 2**20
         store.close()
     flat = [x for lat in latencies for x in lat]
     return {
@@ -137,6 +172,7 @@ def in_process(texts_: list[str], n_threads: int) -> dict[str, float]:
         "batch": ops / max(batches, 1),
         "index_rate": c.rows_indexed / max(c.index_seconds, 1e-9),
         "catch_up": catch_up,
+        "wal": wal,
     }
 
 
@@ -146,7 +182,8 @@ from pathlib import Path
 from talaria.store.base import NewSession
 from talaria.store.sqlite import SqliteStore
 from talaria.types import Message
-path, n_threads, texts, go = Path(sys.argv[1]), int(sys.argv[2]), json.loads(sys.stdin.read()), Path(sys.argv[3])
+path, n_threads, go = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+texts = json.loads(sys.stdin.read())
 store = SqliteStore(path)
 sids = [store.create_session(NewSession(source="cli")).id for _ in range(n_threads)]
 per = len(texts) // n_threads
@@ -208,8 +245,9 @@ def main() -> None:
     parser.add_argument("--no-processes", action="store_true")
     args = parser.parse_args()
     data = texts(args.appends)
-    print(f"SQLite {sqlite3.sqlite_version}, {args.appends} messages of "
-          f"{statistics.mean(map(len, data)):.0f} chars on average; median of {args.rounds} runs")  # fmt: skip
+    mean = statistics.mean(map(len, data))
+    print(f"SQLite {sqlite3.sqlite_version}, {args.appends} messages of {mean:.0f} chars on")
+    print(f"average; median of {args.rounds} runs")
 
     def median_of(fn: object) -> dict[str, float]:
         assert callable(fn)
@@ -223,13 +261,16 @@ def main() -> None:
     print()
     print("store (append returns after COMMIT; indexing deferred, reported separately)")
     header = f"{'config':>16} {'appends/s':>10} {'vs bulk':>8} {'vs trig':>8} {'p50 ms':>7}"
-    print(header + f" {'p99 ms':>7} {'ops/txn':>8} {'index rows/s':>13} {'catch-up s':>10}")
+    print(
+        header + f" {'p99 ms':>7} {'ops/txn':>8} {'index rows/s':>13} {'catch-up s':>10}"
+        f" {'WAL MiB':>8}"
+    )
     for n in (1, 8, 32):
         r = median_of(lambda n=n: in_process(data, n))
         print(
             f"{f'{n} thread(s)':>16} {r['rate']:10,.0f} {r['rate'] / bulk:8.0%} "
             f"{r['rate'] / trig:8.0%} {r['p50']:7.2f} {r['p99']:7.2f} {r['batch']:8.1f} "
-            f"{r['index_rate']:13,.0f} {r['catch_up']:10.2f}"
+            f"{r['index_rate']:13,.0f} {r['catch_up']:10.2f} {r['wal']:8.1f}"
         )
     if not args.no_processes:
         r = median_of(lambda: multi_process(data, 4, 4))

@@ -83,23 +83,23 @@ _SUBTREE = (
 
 
 class Tx:
-    """The working state of one write transaction.
+    """The working state of one write transaction (its caches die with it).
 
-    ``next_seq`` maps a session id to its next sequence number, which also
+    ``_next_seq`` maps a session id to its next sequence number, which also
     proves the session exists.  It is read inside the transaction, under the
-    write lock, so no other process can insert in between.  The writer keeps
-    it across transactions while no other connection has committed (``PRAGMA
-    data_version``), which saves the lookups on the hot path.
+    write lock, so no other process can insert in between: ``prefetch`` reads
+    it for every session a batch appends to with one query.  (Keeping it across
+    transactions, checked with ``PRAGMA data_version``, was measured: that
+    check is a round trip too, and with other processes writing it always
+    missed, so it was slower.)
     """
 
     __slots__ = ("_counts", "_next_seq", "_rows", "conn", "ident")
 
-    def __init__(
-        self, conn: sqlite3.Connection, ident: ProcessIdent, next_seq: dict[str, int]
-    ) -> None:
+    def __init__(self, conn: sqlite3.Connection, ident: ProcessIdent) -> None:
         self.conn = conn
         self.ident = ident
-        self._next_seq = next_seq
+        self._next_seq: dict[str, int] = {}
         self._rows: list[tuple[object, ...]] = []
         self._counts: dict[str, list[float]] = {}  # id -> [last seq, tool calls, last time]
 
