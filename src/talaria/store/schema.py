@@ -17,6 +17,7 @@ Never edit a shipped migration: append a new one.
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import time
 from collections.abc import Callable
@@ -228,10 +229,19 @@ def open_write_connection(path: Path, synchronous: str, busy_budget: float) -> s
     conn = sqlite3.connect(path, isolation_level=None, timeout=busy_budget, cached_statements=512)
     try:
         deadline = time.monotonic() + busy_budget
-        while conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
+        while True:
+            # Switching to WAL takes an exclusive lock.  When several processes or
+            # stores open a new file at once SQLite may answer "database is locked"
+            # without calling the busy handler (it would risk a deadlock), so retry.
+            try:
+                if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+                    break
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
             if time.monotonic() > deadline:
                 raise StoreBusy(f"{path}: could not switch the database to WAL mode")
-            time.sleep(0.01)
+            time.sleep(0.005 + random.random() * 0.01)
         for pragma in (
             f"synchronous = {synchronous}",
             "foreign_keys = ON",
