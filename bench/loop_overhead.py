@@ -62,11 +62,11 @@ class ZeroLatencyProvider:
         pass
 
 
-async def run_agent(turns: int, home: Path) -> tuple[float, float]:
+async def run_agent(turns: int, home: Path, *, record: bool) -> tuple[float, float]:
     settings = Settings.for_home(home, **{"agent.max_iterations": turns + 5, "toolsets": ["todo"]})
     provider = ZeroLatencyProvider(turns)
     runtime = Runtime()
-    agent = Agent(settings, model_provider=provider, runtime=runtime, cwd=home)
+    agent = Agent(settings, model_provider=provider, runtime=runtime, cwd=home, record=record)
     stream = EventStream()
     run = agent.prepare("go", runtime=runtime, sink=stream)
 
@@ -82,6 +82,7 @@ async def run_agent(turns: int, home: Path) -> tuple[float, float]:
     await consumer
     assert result.status == "completed", result.error
     assert result.api_calls == turns
+    await runtime.aclose()
     return cpu1 - cpu0, wall1 - wall0
 
 
@@ -100,14 +101,18 @@ async def main() -> None:
     parser.add_argument("--turns", type=int, default=500)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="talaria-bench-"))
-    await run_agent(20, home)  # warm up imports and caches
-    cpu, wall = await run_agent(args.turns, home)
+    await run_agent(20, home, record=True)  # warm up imports, caches and the store
     base = await provider_only(args.turns)
-    per_turn = (cpu - base) / args.turns * 1000
     print(f"turns: {args.turns}  (transcript grows to {2 * args.turns + 1} messages)")
-    print(f"run CPU {cpu * 1000:.0f} ms, wall {wall * 1000:.0f} ms")
     print(f"provider alone CPU {base * 1000:.0f} ms")
-    print(f"loop overhead per turn: {per_turn:.3f} ms CPU (target < 2 ms)")
+    for record in (False, True):
+        cpu, wall = await run_agent(args.turns, home, record=record)
+        per_turn = (cpu - base) / args.turns * 1000
+        label = "recording every message to the store" if record else "no session store"
+        print(
+            f"{label:38} run CPU {cpu * 1000:5.0f} ms, wall {wall * 1000:5.0f} ms, "
+            f"loop overhead {per_turn:.3f} ms CPU per turn (target < 2 ms)"
+        )
 
 
 if __name__ == "__main__":

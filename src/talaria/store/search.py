@@ -193,15 +193,76 @@ def _snippet(conn: sqlite3.Connection, table: str, tokens: int, expr: str, rowid
     return str(row[0]) if row and row[0] is not None else ""
 
 
+TAIL_ROWS = 2_000
+"""At most this many not-yet-indexed messages are scanned directly per search."""
+
+
+def _unindexed(
+    conn: sqlite3.Connection, query: str, limit: int, exclude: str | None
+) -> list[tuple[int, str]]:
+    """Messages above the index watermark matching ``query`` as case-insensitive
+    substrings, with the sanitiser's operators (``OR`` between groups of ANDed terms,
+    ``NOT term`` excluded)."""
+    groups: list[tuple[list[str], list[str]]] = [([], [])]
+    negate = False
+    for item in _parse(query):
+        if item == "OR":
+            groups.append(([], []))
+        elif item == "NOT":
+            negate = True
+        elif isinstance(item, _Term):
+            (groups[-1][1] if negate else groups[-1][0]).append(item.text.lower())
+            negate = False
+    groups = [g for g in groups if g[0]]
+    if not groups:
+        return []
+    row = conn.execute("SELECT indexed_upto FROM search_state WHERE id = 1").fetchone()
+    upto = row[0] if row else 0
+    sql = "SELECT id, content FROM messages WHERE id > ? AND content IS NOT NULL"
+    params: list[object] = [upto]
+    if exclude is not None:
+        sql += " AND session_id != ?"
+        params.append(exclude)
+    sql += " ORDER BY id DESC LIMIT ?"
+    params.append(TAIL_ROWS)
+    out: list[tuple[int, str]] = []
+    for rowid, content in conn.execute(sql, params):
+        lowered = content.lower()
+        for wanted, unwanted in groups:
+            if all(t in lowered for t in wanted) and not any(t in lowered for t in unwanted):
+                out.append((rowid, _mark(content, lowered, wanted[0])))
+                break
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _mark(content: str, lowered: str, term: str, width: int = 60) -> str:
+    """A snippet around the first occurrence of ``term``, marked like FTS snippets."""
+    at = lowered.find(term)
+    start, end = max(0, at - width), min(len(content), at + len(term) + width)
+    head = ("…" if start else "") + content[start:at]
+    tail = content[at + len(term) : end] + ("…" if end < len(content) else "")
+    return f"{head}[{content[at : at + len(term)]}]{tail}"
+
+
 def search(
     conn: sqlite3.Connection, query: str, *, limit: int, exclude_session: str | None
 ) -> list[SearchHit]:
-    """bm25-ranked hits, word matches first, then substring-only matches."""
+    """bm25-ranked hits, word matches first, then substring-only matches.
+
+    Messages not indexed yet (indexing is deferred to the writer's idle moments,
+    a few milliseconds behind) are scanned directly, so a search never misses
+    what was just said.
+    """
     if limit <= 0:
         return []
     queries = sanitise(query)
     found: list[tuple[int, float, str]] = []  # rowid, rank, snippet
     seen: set[int] = set()
+    for rowid, snip in _unindexed(conn, query, limit, exclude_session):
+        seen.add(rowid)
+        found.append((rowid, 0.0, snip))
     words, substrings = queries.words, queries.substrings
     if substrings is not None and _NOT_WORDY.search(query):
         words = None  # identifiers, paths, CJK: the substring index is the one that can tell
