@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers.agents import run_collecting, scripted_agent
-
 from talaria.runtime import Runtime
 from talaria.testing.replies import RecordedRequest, Reply
 
