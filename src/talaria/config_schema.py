@@ -50,8 +50,39 @@ class FallbackProvider(_Section, frozen=True):
     api_key: str | None = None
 
 
+class AuxTask(_Section, frozen=True):
+    """Where one side task goes.  The first entry (task, then ``default``) that names a
+    ``provider``, ``model`` or ``base_url`` decides the endpoint as a whole."""
+
+    provider: ProviderName | None = None
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    timeout: float | None = None
+    max_tokens: int | None = None
+    fallback: list[FallbackProvider] = msgspec.field(default_factory=list)
+
+
+class AuxiliaryConfig(_Section, frozen=True):
+    default: AuxTask | None = None
+    compression: AuxTask | None = None
+    title: AuxTask | None = None
+    web_extract: AuxTask | None = None
+    vision: AuxTask | None = None
+    session_search: AuxTask | None = None
+
+
+class CompressionConfig(_Section, frozen=True):
+    enabled: bool = True
+    threshold: float = 0.75
+    """Compress when the prompt would exceed this share of the model's context window."""
+    protect_last_n: int = 12
+
+
 class AgentConfig(_Section, frozen=True):
     max_iterations: int = 90
+    auto_title: bool = True
+    """Interactive sessions are named by the ``title`` side task after the first exchange."""
     system_prompt: str | None = None
     max_tool_output_chars: int = 50_000
     cwd: str | None = None
@@ -121,6 +152,8 @@ class Config(_Section, frozen=True):
     fallback_providers: list[FallbackProvider] = msgspec.field(default_factory=list)
     store: StoreConfig = msgspec.field(default_factory=StoreConfig)
     delegation: DelegationConfig = msgspec.field(default_factory=DelegationConfig)
+    auxiliary: AuxiliaryConfig = msgspec.field(default_factory=AuxiliaryConfig)
+    compression: CompressionConfig = msgspec.field(default_factory=CompressionConfig)
     quick_commands: dict[str, Any] = msgspec.field(default_factory=dict)
     """Validated entry by entry at start-up (``talaria.commands.quick``), so one bad
     entry is reported with its key path and the others still work."""
