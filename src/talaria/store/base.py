@@ -168,6 +168,18 @@ class StoreStats:
 
 
 @dataclass(frozen=True, slots=True)
+class AuxUsage:
+    """Side-task usage of one session for one task (``title``, ``compression``…)."""
+
+    task: str
+    calls: int
+    usage: Usage
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"calls": self.calls, **self.usage.to_dict()}
+
+
+@dataclass(frozen=True, slots=True)
 class SessionEnd:
     """The terminal update of a session: written once, on every exit path.
 
@@ -218,6 +230,12 @@ class SessionStore(Protocol):
     async def aend_session(self, session_id: str, end: SessionEnd) -> None: ...
     async def aadd_usage(self, session_id: str, usage: Usage, *, api_calls: int = 0) -> None: ...
     async def areopen_session(self, session_id: str) -> SessionRecord: ...
+    def add_aux_usage(self, session_id: str, task: str, usage: Usage) -> None:
+        """Account one side-task call (kept apart from the main model's totals)."""
+        ...
+
+    async def aadd_aux_usage(self, session_id: str, task: str, usage: Usage) -> None: ...
+    def aux_usage(self, session_id: str) -> dict[str, AuxUsage]: ...
 
     # -- reads ---------------------------------------------------------------------
     def get_session(self, session_id: str) -> SessionRecord: ...

@@ -257,6 +257,22 @@ def add_usage(tx: Tx, session_id: str, usage: Usage, api_calls: int) -> None:
         raise SessionNotFound(f"no session {session_id!r}")
 
 
+def add_aux_usage(tx: Tx, session_id: str, task: str, usage: Usage) -> None:
+    """One side-task call's usage, accumulated per (session, task)."""
+    if tx.conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
+        raise SessionNotFound(f"no session {session_id!r}")
+    cost = usage.cost_usd
+    tx.conn.execute(
+        "INSERT INTO aux_usage (session_id, task, calls, input_tokens, output_tokens, cost_usd)"
+        " VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT (session_id, task) DO UPDATE SET"
+        " calls = calls + 1, input_tokens = input_tokens + excluded.input_tokens,"
+        " output_tokens = output_tokens + excluded.output_tokens,"
+        " cost_usd = CASE WHEN excluded.cost_usd IS NULL THEN cost_usd"
+        " ELSE coalesce(cost_usd, 0) + excluded.cost_usd END",
+        (session_id, task, usage.input_tokens, usage.output_tokens, cost),
+    )
+
+
 def rename(tx: Tx, session_id: str, title: str | None) -> None:
     title = title.strip() if title else None
     try:

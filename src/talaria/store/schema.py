@@ -147,10 +147,26 @@ def _m0003_liveness_and_listing(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS sessions_root ON sessions(root_id)")
 
 
+def _m0004_aux_usage(conn: sqlite3.Connection) -> None:
+    """Side-task (auxiliary model) usage, per session and task, kept apart from the
+    main model's totals so a cheap title model's cost is visible as such."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS aux_usage ("
+        " session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+        " task TEXT NOT NULL,"
+        " calls INTEGER NOT NULL DEFAULT 0,"
+        " input_tokens INTEGER NOT NULL DEFAULT 0,"
+        " output_tokens INTEGER NOT NULL DEFAULT 0,"
+        " cost_usd REAL,"
+        " PRIMARY KEY (session_id, task))"
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
     ("0001_sessions_and_messages", _m0001_sessions_and_messages),
     ("0002_search", _m0002_search),
     ("0003_liveness_and_listing", _m0003_liveness_and_listing),
+    ("0004_aux_usage", _m0004_aux_usage),
 )
 """Applied in this order; the names are recorded, so never rename or reorder."""
 

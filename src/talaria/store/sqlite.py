@@ -26,6 +26,7 @@ from talaria.concurrency import to_thread
 from talaria.store import ops
 from talaria.store.base import (
     AmbiguousSessionId,
+    AuxUsage,
     NewSession,
     SearchHit,
     SessionEnd,
@@ -162,6 +163,23 @@ class SqliteStore:
 
     async def aadd_usage(self, session_id: str, usage: Usage, *, api_calls: int = 0) -> None:
         await self._acall(ops.add_usage, session_id, usage, api_calls)
+
+    def add_aux_usage(self, session_id: str, task: str, usage: Usage) -> None:
+        self._call(ops.add_aux_usage, session_id, task, usage)
+
+    async def aadd_aux_usage(self, session_id: str, task: str, usage: Usage) -> None:
+        await self._acall(ops.add_aux_usage, session_id, task, usage)
+
+    def aux_usage(self, session_id: str) -> dict[str, AuxUsage]:
+        rows = self._rows(
+            "SELECT task, calls, input_tokens, output_tokens, cost_usd FROM aux_usage"
+            " WHERE session_id = ? ORDER BY task",
+            (session_id,),
+        )
+        return {
+            task: AuxUsage(task=task, calls=calls, usage=Usage(i, o, cost_usd=c))
+            for task, calls, i, o, c in rows
+        }
 
     async def areopen_session(self, session_id: str) -> SessionRecord:
         return await self._acall(ops.reopen_session, session_id)
