@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from talaria import concurrency
+from talaria.agent.compression import make_compressor
 from talaria.agent.loop import LoopConfig
 from talaria.agent.prompt import build_system_prompt
 from talaria.agent.recorder import Recorder
@@ -114,6 +115,7 @@ class Agent:
             env=scrub_env(self.settings.env, cfg.terminal.env_passthrough),
             redact=self.redact,
             open_store=lambda: runtime.astore(self.settings),
+            aux=lambda: runtime.aux(self.settings),
         )
         if history:
             messages = [*history, Message.user(prompt)]
@@ -151,6 +153,7 @@ class Agent:
                 record=self.record,
                 recorder=recorder,
             )
+        ctx.recorder = recorder
         setup = RunSetup(
             provider=provider,
             tools=self.tools,
@@ -163,6 +166,9 @@ class Agent:
             ),
             sink=sink,
             recorder=recorder,
+            compressor=make_compressor(
+                runtime, self.settings, model=provider.model, schemas=self.tools.schemas()
+            ),
         )
         run = Run(setup)
         ctx.run_id = run.run_id

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from talaria.agent.compression import Compressor, TokenLedger
 from talaria.agent.recorder import Recorder
+from talaria.errors import ContextOverflowError, ProviderError
 from talaria.events import (
     EventSink,
     ModelRequestStarted,
@@ -46,6 +49,8 @@ class LoopState:
     """Text streamed by the response in flight (kept if the run is interrupted)."""
     last_model: str = ""
     recorder: Recorder | None = None
+    compressor: Compressor | None = None
+    ledger: TokenLedger = field(default_factory=TokenLedger)
 
     async def add(self, *messages: Message) -> None:
         """Join the transcript and, when recording, the store (before going on)."""
@@ -77,13 +82,17 @@ async def run_turns(
         sink.emit(
             ModelRequestStarted(iteration=iteration, model=provider.model, provider=provider.name)
         )
-        request = ModelRequest(
-            messages=tuple(state.messages),
-            tools=schemas,
-            max_tokens=config.max_tokens,
-            temperature=config.temperature,
-        )
-        response = await _call_model(provider, request, state, sink)
+        if state.compressor is not None:
+            state.ledger.sync(state.messages)
+            if state.compressor.needed(state.ledger):
+                await compress(state, ctx, sink, forced=False)
+        try:
+            response = await _call_model(provider, _request(state, schemas, config), state, sink)
+        except ContextOverflowError:
+            # The provider says it does not fit: compress once and retry once.
+            if state.compressor is None or not await compress(state, ctx, sink, forced=True):
+                raise
+            response = await _call_model(provider, _request(state, schemas, config), state, sink)
         state.api_calls += 1
         state.usage += response.usage
         state.last_model = response.model
@@ -119,6 +128,65 @@ async def run_turns(
         f"stopped after {config.max_iterations} model calls without a final answer "
         "(raise agent.max_iterations or --max-iterations)"
     )
+
+
+def _request(state: LoopState, schemas: list[Any], config: LoopConfig) -> ModelRequest:
+    return ModelRequest(
+        messages=tuple(state.messages),
+        tools=schemas,
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+    )
+
+
+async def compress(state: LoopState, ctx: ToolContext, sink: EventSink, *, forced: bool) -> bool:
+    """Compress the transcript in place (and split the stored session).
+
+    Returns False when nothing was compressed but the turn can go on (not forced
+    and the prompt still fits); raises a clear ProviderError when the prompt can
+    neither be compressed nor fit — never a silent truncation.
+    """
+    compressor = state.compressor
+    assert compressor is not None
+    before = state.ledger.sync(state.messages)
+    window = f"{compressor.window:,}" if compressor.window else "unknown"
+    try:
+        result = await compressor.compress(state.messages)
+    except ProviderError as e:
+        if not forced and compressor.fits(state.ledger):
+            sink.emit(
+                Notice(
+                    level="warning",
+                    message=f"context compression failed ({e}); continuing uncompressed",
+                )
+            )
+            return False
+        raise ProviderError(
+            f"the conversation (≈{before:,} tokens) does not fit the model's context window "
+            f"({window} tokens) and compressing it failed: {e}"
+        ) from e
+    if result is None:
+        if not forced and compressor.fits(state.ledger):
+            return False
+        raise ProviderError(
+            f"the conversation (≈{before:,} tokens) does not fit the model's context window "
+            f"({window} tokens) and there is nothing left to compress "
+            "(the system prompt, first message and recent messages alone are too large)"
+        )
+    state.messages = list(result.messages)
+    after = state.ledger.sync(state.messages)
+    if state.recorder is not None:
+        await state.recorder.split(state.messages, reason="compression")
+        await state.recorder.add_aux_usage("compression", result.usage)
+        ctx.session_id = state.recorder.session_id
+    sink.emit(
+        Notice(
+            level="info",
+            message=f"compressed {result.removed} earlier messages into a summary "
+            f"(≈{before:,} → {after:,} tokens, by {result.model})",
+        )
+    )
+    return True
 
 
 def _budget_warning(remaining: int) -> str:

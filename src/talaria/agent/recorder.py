@@ -45,6 +45,8 @@ class Recorder:
         self._sink: EventSink | None = None
         self.session_id: str | None = None
         self.failed = False
+        self.aux_totals: dict[str, tuple[int, Usage]] = {}
+        """Side-task calls and usage recorded during this run, by task."""
 
     async def start(self, initial: Sequence[Message], sink: EventSink) -> str | None:
         self._sink = sink
@@ -88,6 +90,62 @@ class Recorder:
         except (StoreError, OSError) as e:
             self._fail(e)
 
+    async def add_aux_usage(self, task: str, usage: Usage) -> None:
+        """Account a side-task call to this session, apart from the main model's usage."""
+        calls, total = self.aux_totals.get(task, (0, Usage()))
+        self.aux_totals[task] = (calls + 1, total + usage)
+        store, sid = self._store, self.session_id
+        if store is None or sid is None or self.failed:
+            return
+        try:
+            await store.aadd_aux_usage(sid, task, usage)
+        except (StoreError, OSError) as e:
+            self._fail(e)
+
+    async def split(self, messages: Sequence[Message], *, reason: str) -> None:
+        """End the current session with ``reason`` and continue in a new one.
+
+        Used by compression: the new session's ``parent_id`` is the old one and its
+        title gets " #2", " #3"…, so ``talaria sessions show`` shows the lineage; it
+        starts with the compressed transcript.
+        """
+        store, old = self._store, self.session_id
+        if store is None or old is None or self.failed:
+            return
+        try:
+            await concurrency.shielded(self._split(store, old, messages, reason))
+        except (StoreError, OSError) as e:
+            self._fail(e)
+
+    async def _split(
+        self, store: SessionStore, old: str, messages: Sequence[Message], reason: str
+    ) -> None:
+        rec = await concurrency.to_thread(store.get_session, old)
+        await store.aend_session(old, SessionEnd(status="completed", end_reason=reason))
+        base, number = _title_parts(rec.title)
+        for attempt in range(50):
+            title = f"{base} #{number + attempt}" if base else None
+            try:
+                new = await store.acreate_session(
+                    NewSession(
+                        source=rec.source,
+                        model=rec.model,
+                        provider=rec.provider,
+                        system_prompt=rec.system_prompt,
+                        parent_id=old,
+                        title=title,
+                        goal=rec.goal,
+                        user_id=rec.user_id,
+                        chat_id=rec.chat_id,
+                    )
+                )
+                break
+            except StoreError:
+                if title is None or attempt == 49:
+                    raise
+        self.session_id = new.id
+        await self._append_all(store, new.id, messages)
+
     async def finish(self, result: RunResult) -> None:
         """Write the terminal status (usage was already added call by call)."""
         store, sid = self._store, self.session_id
@@ -110,3 +168,13 @@ class Recorder:
                     message=f"the session store failed ({e}); this run is no longer recorded",
                 )
             )
+
+
+def _title_parts(title: str | None) -> tuple[str | None, int]:
+    """``"Fix bug #3"`` → ``("Fix bug", 4)``; ``"Fix bug"`` → ``("Fix bug", 2)``."""
+    if not title:
+        return None, 2
+    head, sep, tail = title.rpartition(" #")
+    if sep and tail.isdigit():
+        return head, int(tail) + 1
+    return title, 2

@@ -14,9 +14,11 @@ import asyncio
 import logging
 import time
 import uuid
+from typing import Any
 from dataclasses import dataclass
 
 from talaria import concurrency
+from talaria.agent.compression import Compressor
 from talaria.agent.loop import LoopConfig, LoopState, run_turns
 from talaria.agent.recorder import Recorder
 from talaria.errors import ProviderError
@@ -42,13 +44,16 @@ class RunSetup:
     loop_config: LoopConfig
     sink: EventSink
     recorder: Recorder | None = None
+    compressor: Compressor | None = None
 
 
 class Run:
     def __init__(self, setup: RunSetup, *, run_id: str | None = None) -> None:
         self.setup = setup
         self.run_id = run_id or uuid.uuid4().hex[:12]
-        self.state = LoopState(messages=list(setup.messages), recorder=setup.recorder)
+        self.state = LoopState(
+            messages=list(setup.messages), recorder=setup.recorder, compressor=setup.compressor
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work: asyncio.Task[tuple[RunStatus, str | None]] | None = None
         self._interrupt_reason: str | None = None
@@ -114,11 +119,17 @@ class Run:
             error = self._interrupt_reason or "cancelled"
             await concurrency.shielded(self._repair_transcript())
         recorder = setup.recorder
-        usage, extra = self.state.usage, {}
+        usage = self.state.usage
+        extra: dict[str, Any] = {}
         delegation = setup.ctx.delegation
         if delegation is not None and delegation.children:
             usage = usage + delegation.children_usage  # children's usage rolls up
             extra["children"] = list(delegation.children)
+        if recorder is not None and recorder.aux_totals:
+            extra["aux_usage"] = {
+                task: {"calls": calls, **u.to_dict()}
+                for task, (calls, u) in recorder.aux_totals.items()
+            }
         result = RunResult(
             status=status,
             final=self.state.final,

@@ -100,6 +100,7 @@ async def _repl(settings: Any, args: argparse.Namespace) -> int:
         return await _plain_loop(session, dispatcher, keys, prompt="› " if interactive else "")
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+        await session.close()
         await runtime.aclose()
 
 
@@ -171,6 +172,8 @@ async def _initial_resume(session: ReplSession, args: argparse.Namespace) -> str
 
 
 async def _handle_line(line: str, session: ReplSession, dispatcher: Dispatcher) -> None:
+    while session.notes:
+        print(f"talaria: {session.notes.pop(0)}", file=sys.stderr, flush=True)
     outcome = await dispatcher.dispatch(line, session)
     if outcome is None:
         await session.ask(line)

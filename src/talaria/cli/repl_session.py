@@ -53,6 +53,9 @@ class ReplSession:
         self.current: Run | None = None
         self.quit_requested = False
         self._agent: Agent | None = None
+        self._title_task: asyncio.Task[None] | None = None
+        self.notes: list[str] = []
+        """Messages from background work (titling), shown before the next prompt."""
 
     # -- plumbing ------------------------------------------------------------------------
     @property
@@ -109,12 +112,45 @@ class ReplSession:
         self.session_id = result.session_id or self.session_id
         self.usage += result.usage
         self.turns += 1
+        self._maybe_title(result)
         if result.status == "interrupted":
             self.err.write("⏹ interrupted — the partial answer is kept; continue or /retry\n")
         elif result.status != "completed" and result.error:
             self.err.write(f"talaria: {result.status}: {result.error}\n")
         self.err.flush()
         return result
+
+    def _maybe_title(self, result: RunResult) -> None:
+        """After the first exchange, name the session in the background."""
+        if (
+            self._title_task is not None
+            or self.title
+            or not self.settings.config.agent.auto_title
+            or result.status != "completed"
+            or not result.final
+            or not self.session_id
+        ):
+            return
+        first = next((m.content or "" for m in self.history if m.role == "user"), "")
+        self._title_task = asyncio.ensure_future(self._title(self.session_id, first, result.final))
+
+    async def _title(self, session_id: str, first: str, answer: str) -> None:
+        from talaria.agent.titles import generate_title
+
+        try:
+            title, _ = await generate_title(self.runtime, self.settings, session_id, first, answer)
+        except TalariaError as e:
+            self.notes.append(f"could not title this session: {e}")
+            return
+        if self.session_id == session_id:
+            self.title = title
+
+    async def close(self) -> None:
+        """Stop background work (a title still being written is abandoned)."""
+        task = self._title_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
 
     # -- reports -------------------------------------------------------------------------
     def model_label(self) -> str:
@@ -170,10 +206,18 @@ class ReplSession:
         if self.session_id:
             store = await self.store()
             kids = await concurrency.to_thread(store.children, self.session_id)
+            kids = [k for k in kids if k.source == "subagent"]
             if kids:
                 k_in = sum(k.input_tokens for k in kids)
                 k_out = sum(k.output_tokens for k in kids)
                 lines.append(f"subagents: {len(kids)}, {k_in:,} input + {k_out:,} output tokens")
+            aux = await concurrency.to_thread(store.aux_usage, self.session_id)
+            for task, a in aux.items():
+                c = "" if a.usage.cost_usd is None else f", ${a.usage.cost_usd:.4f}"
+                lines.append(
+                    f"side task {task}: {a.calls} call(s), {a.usage.input_tokens:,} input + "
+                    f"{a.usage.output_tokens:,} output tokens{c}"
+                )
         return "\n".join(lines)
 
     def tool_report(self) -> Sequence[tuple[str, str, str]]:
@@ -206,6 +250,7 @@ class ReplSession:
             return "no subagents yet"
         store = await self.store()
         kids = await concurrency.to_thread(store.children, self.session_id)
+        kids = [k for k in kids if k.source == "subagent"]
         if not kids:
             return "no subagents in this session"
         now = time.time()
@@ -234,6 +279,7 @@ class ReplSession:
     # -- actions --------------------------------------------------------------------------
     async def new_session(self) -> str:
         self.history, self.session_id, self.title = [], None, None
+        self._title_task = None
         self.usage, self.turns = Usage(), 0
         return "new session started (the previous one stays in the store)"
 
@@ -265,6 +311,7 @@ class ReplSession:
         stored = await concurrency.to_thread(store.messages, rec.id)
         self.history = [m.to_message() for m in stored]
         self.session_id, self.title = rec.id, rec.title
+        self._title_task = None
         self.usage = Usage(rec.input_tokens, rec.output_tokens, cost_usd=rec.cost_usd)
         return (
             f"resumed {rec.id}"

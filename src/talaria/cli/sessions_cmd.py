@@ -140,6 +140,7 @@ def _show(store: SessionStore, args: argparse.Namespace, out: TextIO) -> int:
         data["system_prompt"] = rec.system_prompt
         data["lineage"] = [r.id for r in lineage]
         data["children"] = [c.to_json_dict() for c in children]
+        data["aux_usage"] = {k: v.to_json_dict() for k, v in store.aux_usage(rec.id).items()}
         data["messages"] = [_message_json(m) for m in messages]
         json.dump(data, out, ensure_ascii=False)
         out.write("\n")
@@ -153,6 +154,12 @@ def _show(store: SessionStore, args: argparse.Namespace, out: TextIO) -> int:
         f"{_cost(rec.cost_usd)}, {rec.api_calls} model calls, {rec.tool_call_count} tool calls",
         file=out,
     )
+    for task, a in store.aux_usage(rec.id).items():
+        print(
+            f"side task {task}: {a.calls} call(s), {a.usage.input_tokens} in / "
+            f"{a.usage.output_tokens} out tokens, {_cost(a.usage.cost_usd)}",
+            file=out,
+        )
     if len(lineage) > 1:
         print("lineage   " + " → ".join(r.id for r in lineage), file=out)
     if rec.goal:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from talaria import concurrency
+from talaria.agent.compression import make_compressor
 from talaria.agent.loop import LoopConfig
 from talaria.agent.recorder import Recorder
 from talaria.agent.run import Run, RunSetup
@@ -116,6 +117,7 @@ def _build_child(
         env=parent.env,
         redact=parent.redact,
         open_store=parent.open_store,
+        aux=parent.aux,
     )
     system = CHILD_PROMPT.format(
         goal=task.goal, context=f"\nContext:\n{task.context}\n" if task.context else ""
@@ -134,6 +136,7 @@ def _build_child(
                 system_prompt=system,
             ),
         )
+    ctx.recorder = recorder
     child_delegation = None
     if DELEGATION_TOOLSET in registry.toolsets:
         child_delegation = DelegationContext(
@@ -161,6 +164,9 @@ def _build_child(
         ),
         sink=sink,
         recorder=recorder,
+        compressor=make_compressor(
+            d.runtime, d.settings, model=provider.model, schemas=registry.schemas()
+        ),
     )
     run = Run(setup)
     ctx.run_id = run.run_id

@@ -27,8 +27,10 @@ from talaria.errors import ToolError
 from talaria.secrets import Redactor
 
 if TYPE_CHECKING:
+    from talaria.agent.recorder import Recorder
     from talaria.config import Settings
     from talaria.delegation.context import DelegationContext
+    from talaria.providers.auxiliary import AuxiliaryRouter
     from talaria.store.base import SessionStore
 
 
@@ -54,6 +56,10 @@ class ToolContext:
     """Opens (or returns) the session store, for tools that read history."""
     delegation: DelegationContext | None = None
     """Present when this run may call ``delegate_task``."""
+    aux: Callable[[], AuxiliaryRouter] | None = None
+    """The side-task router (``web_extract`` for long pages), when available."""
+    recorder: Recorder | None = None
+    """This run's session recorder, for tools that account side-task usage."""
 
     def resolve(self, path: str) -> Path:
         """Resolve a user/model supplied path relative to the run's working directory."""

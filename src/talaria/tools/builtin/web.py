@@ -121,7 +121,8 @@ def _check_url(url: str) -> httpx.URL:
     return parsed
 
 
-async def _fetch(ctx: ToolContext, url: httpx.URL) -> str:
+async def _fetch(ctx: ToolContext, url: httpx.URL) -> tuple[str, str]:
+    """(header lines, body text) of the page, not yet capped."""
     conf = ctx.settings.config.web
     async with (
         httpx.AsyncClient(
@@ -158,8 +159,45 @@ async def _fetch(ctx: ToolContext, url: httpx.URL) -> str:
         header.append(
             f"[body cut off after {conf.max_bytes} bytes (web.max_bytes); the rest was not read]"
         )
-    body_text = truncate_middle(text.strip(), conf.max_output_chars)
-    return "\n".join(header) + "\n\n" + (body_text or "(empty body)")
+    return "\n".join(header), text.strip()
+
+
+EXTRACT_PROMPT = (
+    "You extract the useful content of a web page for an AI agent. Keep every fact, number, "
+    "name, date, code sample, command and link that matters; drop navigation, ads, cookie "
+    "banners and boilerplate. Keep the page's structure with short headings and lists. "
+    "Never add anything that is not on the page. Stay under {limit} characters."
+)
+_EXTRACT_INPUT_CHARS = 120_000
+
+
+async def _fit(ctx: ToolContext, body: str, url: str) -> str:
+    """Cap the page for the model: over the cap, the ``web_extract`` side task condenses
+    it; if that is unavailable or fails, the head and tail are kept (and it says so)."""
+    limit = ctx.settings.config.web.max_output_chars
+    if len(body) <= limit:
+        return body
+    if ctx.aux is not None:
+        from talaria.errors import TalariaError
+        from talaria.types import Message
+
+        prompt = [
+            Message.system(EXTRACT_PROMPT.format(limit=limit)),
+            Message.user(f"URL: {url}\n\n{body[:_EXTRACT_INPUT_CHARS]}"),
+        ]
+        try:
+            result = await ctx.aux().call("web_extract", prompt)
+        except TalariaError as e:
+            note = f"[the web_extract side task failed ({e}); showing the beginning and end]"
+            return note + "\n\n" + truncate_middle(body, limit)
+        if ctx.recorder is not None:
+            await ctx.recorder.add_aux_usage("web_extract", result.usage)
+        note = (
+            f"[the page has {len(body):,} characters, more than web.max_output_chars "
+            f"({limit:,}); below is an extraction by {result.endpoint.model}, not the full text]"
+        )
+        return note + "\n\n" + truncate_middle(result.text.strip(), limit)
+    return truncate_middle(body, limit)
 
 
 def _binary(content_type: str, url: str) -> ToolError:
@@ -191,7 +229,7 @@ async def web_fetch(ctx: ToolContext, url: str) -> str:
     timeout = ctx.settings.config.web.timeout
     try:
         async with asyncio.timeout(timeout):
-            text = await _fetch(ctx, parsed)
+            header, body = await _fetch(ctx, parsed)
     except (TimeoutError, httpx.TimeoutException):
         raise ToolError(f"timed out after {timeout:g}s fetching {url}") from None
     except httpx.ConnectError as e:
@@ -200,7 +238,8 @@ async def web_fetch(ctx: ToolContext, url: str) -> str:
         raise ToolError(f"too many redirects (more than {_MAX_REDIRECTS}) fetching {url}") from None
     except httpx.HTTPError as e:
         raise ToolError(f"fetching {url} failed: {type(e).__name__}: {e}") from None
-    return ctx.redact(text)
+    text = await _fit(ctx, ctx.redact(body), str(parsed))
+    return ctx.redact(header + "\n\n" + (text or "(empty body)"))
 
 
 TOOLS: list[Tool] = [web_fetch]
