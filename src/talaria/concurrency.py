@@ -130,6 +130,44 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in the calling thread, or ``None``."""
+    return _running_loop()
+
+
+def run_on_loop(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeout: float | None = None
+) -> T:
+    """Run ``coro`` on ``loop`` (owned by another thread) and block for its result.
+
+    For objects bound to one loop (pooled async clients) used from plain threads.
+    Refuses to run on ``loop``'s own thread, where waiting would deadlock; if the
+    caller is interrupted, the coroutine is cancelled instead of left running.
+    """
+    if _running_loop() is loop:
+        coro.close()
+        raise RuntimeError("cannot block on this event loop from its own thread; await instead")
+    fut = _submit(loop, coro)
+    try:
+        return fut.result(timeout)
+    except BaseException:
+        fut.cancel()
+        raise
+
+
+async def await_on_loop(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+    """Await ``coro`` running on another thread's ``loop``; cancelling the caller cancels it."""
+    return await asyncio.wrap_future(_submit(loop, coro))
+
+
+def _submit(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> Future[T]:
+    try:
+        return asyncio.run_coroutine_threadsafe(coro, loop)
+    except RuntimeError:  # the loop is closed: never leave a never-awaited coroutine behind
+        coro.close()
+        raise
+
+
 def background_loop() -> LoopThread:
     """The process's single background loop, started on first use."""
     global _background

@@ -56,6 +56,18 @@ class Settings:
         the API keys in config (primary and fallbacks)."""
         keys = [self.config.model.api_key or ""]
         keys += [fb.api_key or "" for fb in self.config.fallback_providers]
+        aux = self.config.auxiliary
+        for entry in (
+            aux.default,
+            aux.compression,
+            aux.title,
+            aux.web_extract,
+            aux.vision,
+            aux.session_search,
+        ):
+            if entry is not None:
+                keys.append(entry.api_key or "")
+                keys += [fb.api_key or "" for fb in entry.fallback]
         return Redactor.from_env(self.env, extra=keys)
 
     def origin(self, key: str) -> str:
@@ -114,9 +126,11 @@ def env_key(name: str) -> str | None:
     """The dotted config key an environment variable overrides, if any."""
     if name in SHORT_ENV:
         return SHORT_ENV[name]
-    m = _NESTED_ENV.match(name)
-    if m and name != "TALARIA_HOME":
-        return f"{m.group(1).lower()}.{m.group(2).lower()}"
+    if _NESTED_ENV.match(name) and name != "TALARIA_HOME":
+        # TALARIA_AUXILIARY__TITLE__API_KEY → auxiliary.title.api_key (any depth)
+        parts = name[len("TALARIA_") :].lower().split("__")
+        if all(parts):
+            return ".".join(parts)
     return None
 
 

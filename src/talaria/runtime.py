@@ -18,6 +18,7 @@ from talaria.providers.pool import ClientPool
 
 if TYPE_CHECKING:
     from talaria.config import Settings
+    from talaria.providers.auxiliary import AuxiliaryRouter
     from talaria.store.base import SessionStore
 
 
@@ -27,6 +28,8 @@ class Runtime:
         self._stores: dict[Path, SessionStore] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._aux: dict[Path, AuxiliaryRouter] = {}
+        self._aux_lock = threading.Lock()  # not _lock: that one is held while a store opens
 
     def store(self, settings: Settings) -> SessionStore:
         """The store for ``settings``' home, opened on first use (blocking: call from a
@@ -49,6 +52,28 @@ class Runtime:
         if store is not None:
             return store
         return await concurrency.to_thread(self.store, settings)
+
+    def aux(self, settings: Settings) -> AuxiliaryRouter:
+        """The side-task router for ``settings``' home, sharing this runtime's client pool.
+
+        Cheap and non-blocking, so callable on the loop.  The router is bound to this
+        runtime's loop (the background loop for :func:`default_runtime`, else the loop
+        running when it is created or first used), because the pool's async clients
+        belong to that loop.  A different configuration for the same home gets a fresh
+        router.
+        """
+        home = settings.paths.home
+        router = self._aux.get(home)
+        if router is None or not router.serves(settings):
+            from talaria.providers.auxiliary import AuxiliaryRouter
+
+            loop = concurrency.background_loop().loop if self is _default else None
+            with self._aux_lock:
+                router = self._aux.get(home)
+                if router is None or not router.serves(settings):
+                    router = AuxiliaryRouter(settings, self.pool, loop=loop)
+                    self._aux[home] = router
+        return router
 
     def close_stores(self) -> None:
         """Flush and close every store (blocking)."""

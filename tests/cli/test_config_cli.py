@@ -103,3 +103,16 @@ def test_get_unknown_key(tmp_path: Path) -> None:
     proc = talaria(["config", "get", "nope.key"], tmp_path)
     assert proc.returncode == 2
     assert "nope.key" in proc.stderr
+
+
+def test_nested_secret_key_round_trips_through_dotenv(tmp_path: Path) -> None:
+    secret = "sk-or-v1-" + "c" * 40
+    proc = talaria(["config", "set", "auxiliary.title.api_key", secret], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "TALARIA_AUXILIARY__TITLE__API_KEY" in (tmp_path / ".env").read_text()
+    # the stored key is read back (and masked), and every command still works
+    shown = talaria(["config", "show"], tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert secret not in shown.stdout
+    got = talaria(["config", "get", "auxiliary.title.api_key"], tmp_path)
+    assert got.returncode == 0 and got.stdout.startswith("sk-o")

@@ -22,7 +22,8 @@ def _config(home: Path, extra: str = "") -> None:
         "quick_commands:\n"
         "  hi: {type: exec, command: 'echo quick-hello {args}'}\n"
         "  u: {type: alias, target: /usage}\n"
-        "  broken: {type: nonsense}\n" + extra
+        "  broken: {type: nonsense}\n"
+        "agent: {auto_title: false}\n" + extra
     )
 
 
@@ -123,6 +124,8 @@ def test_ctrl_c_twice_at_empty_prompt_exits(tmp_path: Path) -> None:
 
 def test_continue_reopens_the_last_session(tmp_path: Path) -> None:
     home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.yaml").write_text("agent: {auto_title: false}\n")
     with FakeLLMServer(_handler) as server:
         proc = talaria(
             ["run", "remember pineapples", "--provider", "custom", "--base-url", server.base_url],
@@ -184,3 +187,26 @@ def test_dumb_terminal_gets_plain_output(tmp_path: Path, term: str) -> None:
         finally:
             child.close()
         assert child.exitstatus == 0
+
+
+def test_first_exchange_titles_the_session(tmp_path: Path) -> None:
+    from talaria.agent.titles import TITLE_PROMPT
+
+    def handler(req: RecordedRequest) -> Reply:
+        if req.messages and req.messages[0].get("content") == TITLE_PROMPT:
+            return Reply.say('"Planning the\u200b Garden."')  # sanitised before storing
+        return Reply.say(f"answer to {req.last_user_text}")
+
+    home = tmp_path / "home"
+    with FakeLLMServer(handler) as server:
+        proc = talaria(
+            ["--provider", "custom", "--base-url", server.base_url],
+            home,
+            stdin="help me plan the garden\n",
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert "answer to help me plan the garden" in proc.stdout
+    listing = json.loads(talaria(["sessions", "list", "--json"], home).stdout)
+    assert listing[0]["title"] == "Planning the Garden"
+    show = json.loads(talaria(["sessions", "show", listing[0]["id"], "--json"], home).stdout)
+    assert show["aux_usage"]["title"]["calls"] == 1

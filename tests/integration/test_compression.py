@@ -53,14 +53,16 @@ def _agent(tmp_path: Path, server: FakeLLMServer, runtime: Runtime, **cfg: Any) 
 
 
 def chatty_model(turns: int, summary: str = "SUMMARY: the user wants output; 6 commands ran."):
-    """Tool calls with big outputs until ``turns`` calls were made, then a final answer."""
+    """Tool calls with big outputs until ``turns`` calls were made, then a final answer.
+    (Counted here, not from the transcript: compression removes old tool messages.)"""
+    calls = {"n": 0}
 
     def handler(req: RecordedRequest) -> Reply:
         if is_summariser(req):
             return Reply.say(summary, usage=(500, 40))
-        done = sum(1 for m in req.messages if m["role"] == "tool")
-        if done >= turns:
+        if calls["n"] >= turns:
             return Reply.say("final answer")
+        calls["n"] += 1
         return Reply.call("terminal", {"command": "python3 -c \"print('x' * 1500)\""})
 
     return handler

@@ -288,3 +288,34 @@ def test_eight_threads_each_fanning_out_eight(tmp_path: Path) -> None:
     assert errors == []
     for t in range(8):
         assert finals[t] == [f"answer for <thread{t}/task{i}>" for i in range(8)]
+
+
+async def test_a_leaf_cannot_dodge_max_depth_through_its_shell(tmp_path: Path) -> None:
+    """A child runs ``talaria run`` in its terminal: that inner agent gets no delegate_task."""
+    import sys
+
+    inner_tools: list[list[str]] = []
+
+    def handler(req: RecordedRequest) -> Reply:
+        if req.last_user_text == "inner":
+            inner_tools.append(req.tool_names)
+            return Reply.say("inner done")
+        if is_child(req):
+            if any(m["role"] == "tool" for m in req.messages):
+                return Reply.say("child done")
+            cmd = (
+                f"{sys.executable} -m talaria run inner --provider custom "
+                f"--base-url {server.base_url} --toolsets terminal,delegation"
+            )
+            return Reply.call("terminal", {"command": cmd})
+        if not any(m["role"] == "tool" for m in req.messages):
+            return Reply.call("delegate_task", {"goal": "leaf"})
+        return Reply.say("root done")
+
+    with FakeLLMServer(handler) as server:
+        runtime = Runtime()
+        agent = delegating_agent(tmp_path, server, runtime)
+        result = await agent.prepare("go", runtime=runtime).execute()
+        assert result.status == "completed"
+        assert inner_tools == [["terminal"]]  # delegation dropped: depth 1 ≥ max_depth 1
+        await runtime.aclose()

@@ -24,7 +24,7 @@ from talaria.agent.run import Run, RunSetup
 from talaria.concurrency import Limiter
 from talaria.config import Settings, load_settings
 from talaria.delegation.context import DelegationContext
-from talaria.delegation.policy import configure_delegation
+from talaria.delegation.policy import can_delegate, configure_delegation, inherited_depth
 from talaria.events import EventSink, NullSink
 from talaria.providers.base import Provider
 from talaria.providers.factory import build_provider
@@ -82,8 +82,14 @@ class Agent:
         self.record = record
         cfg = settings.config
         self.cwd = Path(cwd or cfg.agent.cwd or Path.cwd()).resolve()
+        # An agent started from a subagent's shell (``talaria run`` inside ``terminal``)
+        # inherits that subagent's depth, so max_depth cannot be dodged that way.
+        self.depth = inherited_depth(settings.env)
+        toolsets = list(cfg.toolsets)
+        if not can_delegate(self.depth, cfg.delegation):
+            toolsets = [t for t in toolsets if t != "delegation"]
         self.tools: ToolRegistry = configure_delegation(
-            load_toolsets(cfg.toolsets, extra=self._extra_tools), cfg.delegation, depth=0
+            load_toolsets(toolsets, extra=self._extra_tools), cfg.delegation, depth=self.depth
         )
         self.redact = settings.redactor()
 
@@ -144,7 +150,7 @@ class Agent:
             ctx.delegation = DelegationContext(
                 runtime=runtime,
                 settings=self.settings,
-                depth=0,
+                depth=self.depth,
                 path=(),
                 sink=sink,
                 limiter=Limiter(cfg.delegation.max_concurrent_children),

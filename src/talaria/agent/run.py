@@ -14,8 +14,8 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from talaria import concurrency
 from talaria.agent.compression import Compressor

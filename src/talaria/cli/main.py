@@ -71,10 +71,12 @@ def _build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler="talaria.cli.run_cmd:main")
 
     from talaria.cli.demo_cmd import add_parser as add_demo
+    from talaria.cli.doctor_cmd import add_parser as add_doctor
     from talaria.cli.sessions_cmd import add_parser as add_sessions
 
     add_sessions(sub)
     add_demo(sub)
+    add_doctor(sub)
 
     cfg = sub.add_parser("config", help="show or change configuration")
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True)

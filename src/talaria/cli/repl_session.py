@@ -145,12 +145,17 @@ class ReplSession:
         if self.session_id == session_id:
             self.title = title
 
-    async def close(self) -> None:
-        """Stop background work (a title still being written is abandoned)."""
+    async def close(self, grace: float = 5.0) -> None:
+        """Let a title still being written finish (briefly), then stop background work."""
         task = self._title_task
         if task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait({task})
+            await asyncio.wait({task}, timeout=grace)
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+        while self.notes:
+            self.err.write(f"talaria: {self.notes.pop(0)}\n")
+        self.err.flush()
 
     # -- reports -------------------------------------------------------------------------
     def model_label(self) -> str:

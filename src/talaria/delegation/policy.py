@@ -9,13 +9,15 @@ child's registry simply does not contain the tool — not by asking the model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from talaria.config_schema import DelegationConfig, DelegationModel
 from talaria.tools.registry import ToolRegistry, load_toolsets
 
 DELEGATION_TOOLSET = "delegation"
+DEPTH_ENV = "TALARIA_DELEGATION_DEPTH"
+"""Set in a subagent's tool environment: its depth in the delegation tree."""
 BLOCKED_TOOLSETS = frozenset({"clarify"})
 
 
@@ -26,6 +28,12 @@ def child_toolsets(
     wanted = list(requested) if requested else list(config.default_toolsets)
     allowed = set(parent) - BLOCKED_TOOLSETS
     return [t for t in dict.fromkeys(wanted) if t in allowed]
+
+
+def inherited_depth(env: Mapping[str, str]) -> int:
+    """The delegation depth a process inherits from the subagent whose shell started it."""
+    raw = env.get(DEPTH_ENV, "")
+    return int(raw) if raw.isdigit() else 0
 
 
 def can_delegate(depth: int, config: DelegationConfig) -> bool:

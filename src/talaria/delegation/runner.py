@@ -27,6 +27,7 @@ from talaria.config_schema import DelegationConfig
 from talaria.delegation.context import DelegationContext, ProgressSink
 from talaria.delegation.policy import (
     DELEGATION_TOOLSET,
+    DEPTH_ENV,
     child_registry,
     child_toolsets,
     choose_model,
@@ -114,7 +115,7 @@ def _build_child(
         run_id="",
         cwd=parent.cwd,
         settings=d.settings,
-        env=parent.env,
+        env={**parent.env, DEPTH_ENV: str(depth)},
         redact=parent.redact,
         open_store=parent.open_store,
         aux=parent.aux,

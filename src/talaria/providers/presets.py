@@ -9,7 +9,7 @@ or rejected key produces a message naming exactly what to set.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from talaria.errors import ConfigError
 
@@ -37,7 +37,7 @@ class Endpoint:
     provider: str
     model: str
     base_url: str
-    api_key: str | None
+    api_key: str | None = field(repr=False)
     key_source: str
     """Human description of where the key comes from / should be set."""
     key_required: bool
