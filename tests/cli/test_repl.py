@@ -210,3 +210,37 @@ def test_first_exchange_titles_the_session(tmp_path: Path) -> None:
     assert listing[0]["title"] == "Planning the Garden"
     show = json.loads(talaria(["sessions", "show", listing[0]["id"], "--json"], home).stdout)
     assert show["aux_usage"]["title"]["calls"] == 1
+
+
+def test_compress_command_splits_the_session(tmp_path: Path) -> None:
+    from talaria.agent.compression import SUMMARISER_PROMPT
+
+    def handler(req: RecordedRequest) -> Reply:
+        if req.messages and req.messages[0].get("content") == SUMMARISER_PROMPT:
+            return Reply.say("SUMMARY: three questions about fruit were answered")
+        return Reply.say(f"answer to {req.last_user_text}")
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.yaml").write_text(
+        "agent: {auto_title: false}\ncompression: {protect_last_n: 2}\n"
+    )
+    with FakeLLMServer(handler) as server:
+        proc = talaria(
+            ["--provider", "custom", "--base-url", server.base_url],
+            home,
+            stdin="apples?\npears?\nplums?\n/compress\nand cherries?\n",
+        )
+        last = server.requests[-1]
+    assert proc.returncode == 0, proc.stderr
+    assert "compressed 3 messages" in proc.stdout  # head: system + first; tail: last 2
+    contents = [str(m.get("content")) for m in last.messages]
+    assert contents[1] == "apples?"  # the first user message stays verbatim
+    assert any("SUMMARY: three questions" in c for c in contents)
+    assert "pears?" not in contents
+    listing = json.loads(talaria(["sessions", "list", "--json"], home).stdout)
+    assert len(listing) == 2
+    newer, older = listing
+    assert newer["parent_id"] == older["id"]
+    assert older["end_reason"] == "compression"
+    assert newer["status"] == "completed"

@@ -146,6 +146,17 @@ class Recorder:
         self.session_id = new.id
         await self._append_all(store, new.id, messages)
 
+    async def finish_open(self) -> None:
+        """End the current session as ``completed`` outside a run (REPL ``/compress``):
+        a session between turns is never left ``running``."""
+        store, sid = self._store, self.session_id
+        if store is None or sid is None:
+            return
+        try:
+            await store.aend_session(sid, SessionEnd(status="completed"))
+        except (StoreError, OSError) as e:
+            self._fail(e)
+
     async def finish(self, result: RunResult) -> None:
         """Write the terminal status (usage was already added call by call)."""
         store, sid = self._store, self.session_id

@@ -358,6 +358,44 @@ class ReplSession:
         await self.ask(prompt)
         return ""
 
+    async def compress(self) -> str:
+        """Summarise the older part of the conversation now (``/compress``)."""
+        from talaria.agent.compression import make_compressor
+        from talaria.agent.recorder import Recorder
+        from talaria.events import NullSink
+        from talaria.store.base import NewSession
+
+        compressor = make_compressor(
+            self.runtime,
+            self.settings,
+            model=self.settings.config.model.name,
+            schemas=self.agent.tools.schemas(),
+        )
+        try:
+            result = await compressor.compress(self.history)
+        except TalariaError as e:
+            raise CommandError(f"compression failed: {e}") from None
+        if result is None:
+            return "nothing to compress yet (too few messages beyond the protected ones)"
+        if self.session_id:
+            settings, runtime = self.settings, self.runtime
+            recorder = Recorder(
+                lambda: runtime.astore(settings),
+                NewSession(source="cli"),
+                resume_id=self.session_id,
+                already_stored=len(self.history),
+            )
+            await recorder.start(self.history, NullSink())
+            await recorder.split(result.messages, reason="compression")
+            await recorder.add_aux_usage("compression", result.usage)
+            await recorder.finish_open()
+            self.session_id = recorder.session_id
+        self.history = list(result.messages)
+        return (
+            f"compressed {result.removed} messages into a summary (by {result.model}); "
+            f"continuing in session {self.session_id or '(new)'}"
+        )
+
     async def stop(self) -> str:
         if self.current is None:
             return "nothing is running"

@@ -87,6 +87,10 @@ async def _agents(ctx: CommandContext, inv: Invocation) -> Outcome:
     return Outcome(await ctx.agents_report())
 
 
+async def _compress(ctx: CommandContext, inv: Invocation) -> Outcome:
+    return Outcome(await ctx.compress())
+
+
 async def _stop(ctx: CommandContext, inv: Invocation) -> Outcome:
     return Outcome(await ctx.stop())
 
@@ -138,6 +142,7 @@ def builtin_registry() -> CommandRegistry:
         Command("title", "name this session", _title, args=(Arg("text", required=True, rest=True),))
     )
     add(Command("retry", "ask the last message again", _retry))
+    add(Command("compress", "summarise older messages now to free context", _compress))
     add(Command("undo", "remove the last exchange from the conversation", _undo))
     add(
         Command(

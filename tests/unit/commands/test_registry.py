@@ -94,6 +94,10 @@ class FakeContext:
         self.calls.append(("stop", None))
         return "stopping"
 
+    async def compress(self) -> str:
+        self.calls.append(("compress", None))
+        return "compressed"
+
     async def quit(self) -> str:
         self.calls.append(("quit", None))
         return ""
