@@ -77,6 +77,7 @@ async def _repl(settings: Any, args: argparse.Namespace) -> int:
     for p in problems:
         print(f"talaria: {p}", file=sys.stderr)
     dispatcher = Dispatcher(registry, quick, surface="cli")
+    _warn_if_no_key(settings)
     runtime = Runtime()
     session = ReplSession(
         settings,
@@ -149,6 +150,24 @@ class CtrlC:
             run.interrupt("interrupted (Ctrl-C)")
         else:
             self.press()
+
+
+def _warn_if_no_key(settings: Any) -> None:
+    """Say at once what to set, rather than after the first message fails."""
+    from talaria.providers.factory import fallback_endpoints, primary_endpoint
+    from talaria.providers.presets import missing_key_message
+
+    try:
+        ep = primary_endpoint(settings)
+    except ConfigError as e:
+        print(f"talaria: configuration error: {e}", file=sys.stderr)
+        return
+    if ep.key_required and not ep.api_key and not fallback_endpoints(settings):
+        print(
+            f"talaria: {missing_key_message(ep, str(settings.paths.env_file))}\n"
+            "         (to see Talaria work without a key: talaria demo)",
+            file=sys.stderr,
+        )
 
 
 async def _initial_resume(session: ReplSession, args: argparse.Namespace) -> str | None:
