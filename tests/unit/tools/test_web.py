@@ -211,3 +211,61 @@ def test_classify_media_types() -> None:
     assert classify("", None) == "unknown"
     assert classify("", b"<!DOCTYPE html><html>") == "html"
     assert classify("application/octet-stream", b"\x00\x00") == "binary"
+
+
+async def test_long_pages_are_condensed_by_the_web_extract_side_task(
+    tmp_path: Path, server: str
+) -> None:
+    from talaria.providers.auxiliary import AuxiliaryRouter
+    from talaria.providers.pool import ClientPool
+    from talaria.testing.fake_server import FakeLLMServer
+    from talaria.testing.replies import RecordedRequest, Reply
+
+    def model(req: RecordedRequest) -> Reply:
+        return Reply.say("EXTRACT: a page of B lines ending with END")
+
+    with FakeLLMServer(model) as llm:
+        ctx = make_ctx(
+            tmp_path,
+            **{
+                "web.max_output_chars": 1000,
+                "auxiliary.web_extract": {
+                    "provider": "custom",
+                    "base_url": llm.base_url,
+                    "model": "extractor",
+                },
+            },
+        )
+        pool = ClientPool()
+        router = AuxiliaryRouter(ctx.settings, pool)
+        ctx.aux = lambda: router
+        out = await fetch(ctx, f"{server}/long")
+        await pool.aclose()
+    assert "EXTRACT: a page of B lines" in out
+    assert "extraction by extractor" in out and "web.max_output_chars" in out
+    (req,) = llm.requests
+    assert req.model == "extractor"
+    assert "BBBB" in req.last_user_text  # the page went to the side task
+
+
+async def test_failed_extraction_falls_back_to_head_and_tail(tmp_path: Path, server: str) -> None:
+    from talaria.providers.auxiliary import AuxiliaryRouter
+    from talaria.providers.pool import ClientPool
+    from talaria.testing.fake_server import FakeLLMServer
+    from talaria.testing.replies import Reply
+
+    with FakeLLMServer([Reply.fail(400, "extractor refuses")]) as llm:
+        ctx = make_ctx(
+            tmp_path,
+            **{
+                "web.max_output_chars": 1000,
+                "auxiliary.web_extract": {"provider": "custom", "base_url": llm.base_url},
+            },
+        )
+        pool = ClientPool()
+        router = AuxiliaryRouter(ctx.settings, pool)
+        ctx.aux = lambda: router
+        out = await fetch(ctx, f"{server}/long")
+        await pool.aclose()
+    assert "web_extract side task failed" in out and "extractor refuses" in out
+    assert "END" in out and "truncated" in out
