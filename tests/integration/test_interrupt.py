@@ -157,3 +157,21 @@ def test_sync_agent_run_from_many_threads(tmp_path: Path) -> None:
         for t in threads:
             t.join(30)
         assert answers == {i: f"completed:echo: question {i}" for i in range(8)}
+
+
+async def test_arun_from_a_foreign_loop_delivers_events_on_the_callers_loop(
+    tmp_path: Path,
+) -> None:
+    from talaria.events import TextDelta
+
+    with FakeLLMServer([Reply.say("one two three four five six")]) as server:
+        settings = Settings.for_home(
+            tmp_path / "home", **{"model.provider": "custom", "model.base_url": server.base_url}
+        )
+        agent = Agent(settings, cwd=tmp_path)  # no runtime: runs on the background loop
+        stream = EventStream()
+        result = await agent.arun("count", sink=stream)
+        stream.close()
+        texts = [e.text async for e in stream if isinstance(e, TextDelta)]
+    assert result.status == "completed"
+    assert "".join(texts) == "one two three four five six"

@@ -25,7 +25,7 @@ from talaria.concurrency import Limiter
 from talaria.config import Settings, load_settings
 from talaria.delegation.context import DelegationContext
 from talaria.delegation.policy import can_delegate, configure_delegation, inherited_depth
-from talaria.events import EventSink, NullSink
+from talaria.events import Event, EventSink, NullSink
 from talaria.providers.base import Provider
 from talaria.providers.factory import build_provider
 from talaria.runtime import Runtime, default_runtime
@@ -34,6 +34,17 @@ from talaria.store.base import NewSession
 from talaria.tools.base import Tool, ToolContext
 from talaria.tools.registry import ToolRegistry, load_toolsets
 from talaria.types import Message, RunResult
+
+
+class LoopRelaySink:
+    """Delivers events emitted on another loop to ``sink`` on ``loop`` (its owner)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sink: EventSink) -> None:
+        self._loop = loop
+        self._sink = sink
+
+    def emit(self, event: Event) -> None:
+        concurrency.marshal(self._loop, self._sink.emit, event)
 
 
 class Agent:
@@ -185,9 +196,12 @@ class Agent:
         if self._runtime is not None:
             return await self.prepare(prompt, runtime=self._runtime, sink=sink).execute()
         bg = concurrency.background_loop()
-        if asyncio.get_running_loop() is bg.loop:
+        here = asyncio.get_running_loop()
+        if here is bg.loop:
             return await self._arun_default(prompt, sink)
-        return await asyncio.wrap_future(bg.submit(self._arun_default(prompt, sink)))
+        # The run lives on the background loop; the caller's sink lives on this one.
+        relay = LoopRelaySink(here, sink) if sink is not None else None
+        return await asyncio.wrap_future(bg.submit(self._arun_default(prompt, relay)))
 
     async def _arun_default(self, prompt: str, sink: EventSink | None) -> RunResult:
         return await self.prepare(prompt, runtime=default_runtime(), sink=sink).execute()
