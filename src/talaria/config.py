@@ -12,7 +12,6 @@ Environment overrides: a few short names (``TALARIA_MODEL``, ``TALARIA_PROVIDER`
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import types
@@ -194,6 +193,8 @@ def _config_error(text: str, origin: str, sources: Mapping[str, str]) -> ConfigE
         parent = key
         key = f"{parent}.{name}" if parent else name
         allowed = _fields_at(parent)
+        import difflib  # only on the error path: keeps start-up lean
+
         hint = difflib.get_close_matches(name, allowed, n=1)
         message = "unknown key" + (f"; did you mean '{_join(parent, hint[0])}'?" if hint else "")
         expected = "one of: " + ", ".join(allowed) if allowed else None

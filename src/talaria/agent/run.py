@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +50,7 @@ class RunSetup:
 class Run:
     def __init__(self, setup: RunSetup, *, run_id: str | None = None) -> None:
         self.setup = setup
-        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.run_id = run_id or os.urandom(6).hex()
         self.state = LoopState(
             messages=list(setup.messages), recorder=setup.recorder, compressor=setup.compressor
         )

@@ -10,7 +10,6 @@ and tested against recorded response shapes in ``tests/unit/providers``.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -322,6 +321,8 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     except ValueError:
         pass
     try:
+        import email.utils  # HTTP-date Retry-After is rare: import on demand
+
         when = email.utils.parsedate_to_datetime(ra)
     except (TypeError, ValueError):
         return None

@@ -14,7 +14,6 @@ the parent's.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -49,6 +48,8 @@ def toolset_tools(name: str) -> list[Tool]:
 
 def _unknown(name: str) -> ConfigError:
     valid = available_toolsets()
+    import difflib  # only on the error path
+
     close = difflib.get_close_matches(name, valid, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return ConfigError(
