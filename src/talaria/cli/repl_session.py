@@ -244,9 +244,12 @@ class ReplSession:
         if not rows:
             return "no sessions yet"
         lines = []
+        previews = await concurrency.to_thread(
+            store.previews, [r.id for r in rows if not r.title], 60
+        )
         for r in rows:
             mark = "*" if r.id == self.session_id else " "
-            first = r.title or ""
+            first = r.title or (f"“{previews[r.id]}”" if r.id in previews else "")
             lines.append(f"{mark} {r.id}  {r.status:<12} {r.message_count:>4} msgs  {first}")
         return "\n".join(lines)
 

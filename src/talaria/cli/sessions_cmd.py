@@ -102,9 +102,13 @@ def _list(store: SessionStore, args: argparse.Namespace, out: TextIO) -> int:
         f"{'TOKENS':>7}  {'COST':>9}  TITLE",
         file=out,
     )
+    untitled = [r.id for r in rows if not r.title and not r.goal]
+    previews = store.previews(untitled, 60) if untitled else {}
     for r in rows:
         indent = "  " * min(r.depth, 4)
-        title = r.title or (r.goal or "")[:60]
+        title = (
+            r.title or (r.goal or "")[:60] or (f"“{previews[r.id]}”" if r.id in previews else "")
+        )
         print(
             f"{r.id:16}  {_when(r.started_at):16}  {r.source:8}  {r.status:14}  "
             f"{r.message_count:>5}  {_tokens(r):>7}  {_cost(r.cost_usd):>9}  {indent}{title}",

@@ -18,7 +18,7 @@ import asyncio
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -271,6 +271,20 @@ class SqliteStore:
             (session_id,),
         )
         return [message_from_row(r) for r in rows]
+
+    def previews(self, session_ids: Sequence[str], length: int = 80) -> dict[str, str]:
+        """The start of each session's first user message (for untitled sessions in lists)."""
+        if not session_ids:
+            return {}
+        marks = ", ".join("?" * len(session_ids))
+        rows = self._rows(
+            "SELECT m.session_id, substr(ltrim(m.content), 1, ?) FROM messages m"
+            f" WHERE m.session_id IN ({marks}) AND m.role = 'user' AND m.seq = ("
+            " SELECT min(seq) FROM messages f WHERE f.session_id = m.session_id"
+            " AND f.role = 'user')",
+            (length, *session_ids),
+        )
+        return {sid: " ".join((text or "").split()) for sid, text in rows}
 
     def lineage(self, session_id: str) -> list[SessionRecord]:
         rows = self._rows(

@@ -41,3 +41,15 @@ def test_aux_usage_goes_with_its_session(store: SqliteStore) -> None:
     assert store.delete(s.id) == 1
     other = store.create_session(NewSession(source="cli"))
     assert store.aux_usage(other.id) == {}
+
+
+def test_previews_show_the_first_user_message(store: SqliteStore) -> None:
+    from talaria.types import Message
+
+    a = store.create_session(NewSession(source="cli"))
+    store.append_message(a.id, Message.system("sys"))
+    store.append_message(a.id, Message.user("  first   question\nabout zebras  "))
+    store.append_message(a.id, Message.user("second"))
+    b = store.create_session(NewSession(source="cli"))
+    assert store.previews([a.id, b.id], 12) == {a.id: "first ques"}
+    assert store.previews([]) == {}
