@@ -223,6 +223,7 @@ async def _interactive_loop(session: ReplSession, dispatcher: Dispatcher, keys: 
     from talaria.cli.repl_input import build_prompt
 
     prompt = build_prompt(session, dispatcher)
+    await session.refresh_recent()
     banner = (
         f"Talaria — {session.model_label()}. /help for commands; "
         "Ctrl-C stops the agent, Ctrl-D exits."

@@ -45,6 +45,8 @@ class SlashCompleter(Completer):
             return sorted({cfg.model.name, *(m.name for m in cfg.delegation.models)})
         if name == "help":
             return [w[1:] for w in self.dispatcher.command_words()]
+        if name == "resume":
+            return list(self.session.recent_ids)
         return []
 
 

@@ -54,6 +54,8 @@ class ReplSession:
         self.quit_requested = False
         self._agent: Agent | None = None
         self._title_task: asyncio.Task[None] | None = None
+        self.recent_ids: list[str] = []
+        """Recent session ids (refreshed after each turn) for ``/resume`` completion."""
         self.notes: list[str] = []
         """Messages from background work (titling), shown before the next prompt."""
 
@@ -113,12 +115,21 @@ class ReplSession:
         self.usage += result.usage
         self.turns += 1
         self._maybe_title(result)
+        await self.refresh_recent()
         if result.status == "interrupted":
             self.err.write("⏹ interrupted — the partial answer is kept; continue or /retry\n")
         elif result.status != "completed" and result.error:
             self.err.write(f"talaria: {result.status}: {result.error}\n")
         self.err.flush()
         return result
+
+    async def refresh_recent(self) -> None:
+        try:
+            store = await self.store()
+            rows = await concurrency.to_thread(store.list_sessions, limit=20)
+        except TalariaError:
+            return
+        self.recent_ids = [r.id for r in rows if r.source != "subagent"]
 
     def _maybe_title(self, result: RunResult) -> None:
         """After the first exchange, name the session in the background."""
