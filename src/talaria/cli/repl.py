@@ -223,7 +223,8 @@ async def _interactive_loop(session: ReplSession, dispatcher: Dispatcher, keys: 
     from talaria.cli.repl_input import build_prompt
 
     prompt = build_prompt(session, dispatcher)
-    await session.refresh_recent()
+    # In the background: the prompt must not wait for the store to open.
+    refresh = asyncio.ensure_future(session.refresh_recent())
     banner = (
         f"Talaria — {session.model_label()}. /help for commands; "
         "Ctrl-C stops the agent, Ctrl-D exits."
@@ -241,4 +242,5 @@ async def _interactive_loop(session: ReplSession, dispatcher: Dispatcher, keys: 
             break
         if line.strip():
             await _handle_line(line, session, dispatcher)
+    await refresh
     return 0
