@@ -49,6 +49,17 @@ def _killpg(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+def exit_marker(code: int) -> str:
+    """``[exit code N]``, naming the signal when a negative code means one killed it."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"[exit code {code}: killed by {name}]"
+    return f"[exit code {code}]"
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessResult:
     output: str

@@ -23,13 +23,12 @@ Three promises, each one a bug users of other agents hit:
 from __future__ import annotations
 
 import shlex
-import signal
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from talaria.process import run_shell
+from talaria.process import exit_marker, run_shell
 from talaria.secrets import scrub_env
 
 if TYPE_CHECKING:  # quick.py re-exports this module, so the import goes one way at runtime
@@ -81,7 +80,7 @@ class ExecOutcome:
         if self.timed_out:
             parts.append(f"[timed out after {self.timeout:g}s; the process group was killed]")
         elif self.exit_code:
-            parts.append(_exit_marker(self.exit_code))
+            parts.append(exit_marker(self.exit_code))
         return "\n".join(parts)
 
 
@@ -170,13 +169,3 @@ async def run_exec(
         truncated=result.truncated,
         timeout=cmd.timeout,
     )
-
-
-def _exit_marker(code: int) -> str:
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"[exit code {code}: killed by {name}]"
-    return f"[exit code {code}]"

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from talaria.config_schema import AuxTask, FallbackProvider
 from talaria.errors import ConfigError
 from talaria.providers.factory import fallback_endpoints, primary_endpoint
-from talaria.providers.presets import Endpoint, resolve_endpoint
+from talaria.providers.presets import Endpoint, resolve_endpoint, resolve_fallbacks
 
 if TYPE_CHECKING:
     from talaria.config import Settings
@@ -202,17 +202,7 @@ def _entry_endpoint(settings: Settings, source: str, entry: AuxTask) -> Endpoint
 def _fallbacks(
     settings: Settings, source: str, fallback: list[FallbackProvider]
 ) -> tuple[Endpoint, ...]:
-    return tuple(
-        resolve_endpoint(
-            provider=fb.provider,
-            model=fb.model,
-            base_url=fb.base_url,
-            api_key=fb.api_key,
-            env=settings.env,
-            config_key=f"{source}.fallback[{i}]",
-        )
-        for i, fb in enumerate(fallback)
-    )
+    return tuple(resolve_fallbacks(fallback, settings.env, config_key=f"{source}.fallback"))
 
 
 def _first(entries: list[tuple[str, AuxTask | None]], name: str) -> float | int | None:

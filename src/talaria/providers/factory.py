@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from talaria.providers.base import Provider
 from talaria.providers.openai_compat import OpenAICompatProvider
 from talaria.providers.pool import ClientPool
-from talaria.providers.presets import Endpoint, resolve_endpoint
+from talaria.providers.presets import Endpoint, resolve_endpoint, resolve_fallbacks
 from talaria.providers.resilient import ResilientProvider
 
 if TYPE_CHECKING:
@@ -26,17 +26,9 @@ def primary_endpoint(settings: Settings, model: str | None = None) -> Endpoint:
 
 
 def fallback_endpoints(settings: Settings) -> list[Endpoint]:
-    return [
-        resolve_endpoint(
-            provider=fb.provider,
-            model=fb.model,
-            base_url=fb.base_url,
-            api_key=fb.api_key,
-            env=settings.env,
-            config_key=f"fallback_providers[{i}]",
-        )
-        for i, fb in enumerate(settings.config.fallback_providers)
-    ]
+    return resolve_fallbacks(
+        settings.config.fallback_providers, settings.env, config_key="fallback_providers"
+    )
 
 
 def build_provider(settings: Settings, pool: ClientPool, *, model: str | None = None) -> Provider:

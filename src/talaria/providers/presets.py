@@ -8,9 +8,10 @@ or rejected key produces a message naming exactly what to set.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from talaria.config_schema import FallbackProvider
 from talaria.errors import ConfigError
 
 
@@ -103,3 +104,20 @@ def missing_key_message(ep: Endpoint, env_file: str = "~/.talaria/.env") -> str:
             "(or run: talaria config set model.api_key YOUR_KEY)"
         )
     return f"no API key for provider '{ep.provider}': {where}"
+
+
+def resolve_fallbacks(
+    entries: Sequence[FallbackProvider], env: Mapping[str, str], *, config_key: str
+) -> list[Endpoint]:
+    """Endpoints of a fallback list; errors name ``config_key[i]``."""
+    return [
+        resolve_endpoint(
+            provider=fb.provider,
+            model=fb.model,
+            base_url=fb.base_url,
+            api_key=fb.api_key,
+            env=env,
+            config_key=f"{config_key}[{i}]",
+        )
+        for i, fb in enumerate(entries)
+    ]

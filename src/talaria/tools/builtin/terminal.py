@@ -16,12 +16,11 @@ model or the session store.
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 from talaria import concurrency
 from talaria.errors import ToolError
-from talaria.process import ProcessResult, run_shell
+from talaria.process import ProcessResult, exit_marker, run_shell
 from talaria.tools.base import Tool, ToolContext, tool
 
 MAX_TIMEOUT_S = 3600.0
@@ -49,16 +48,6 @@ def _check_workdir(path: Path) -> None:
         raise ToolError(f"workdir is not a directory: {path}")
 
 
-def _exit_marker(code: int) -> str:
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"[exit code {code}: killed by {name}]"
-    return f"[exit code {code}]"
-
-
 def render(result: ProcessResult, *, timeout: float) -> str:
     """Turn a process result into the text the model reads (before redaction)."""
     parts: list[str] = []
@@ -67,7 +56,7 @@ def render(result: ProcessResult, *, timeout: float) -> str:
     if result.timed_out:
         parts.append(f"[timed out after {timeout:g}s; the process group was killed]")
     elif result.exit_code:
-        parts.append(_exit_marker(result.exit_code))
+        parts.append(exit_marker(result.exit_code))
     return "\n".join(parts)
 
 
